@@ -1,0 +1,4 @@
+// The umbrella module: `import Tessera` gives the whole SDK's public API.
+@_exported public import TesseraCore
+@_exported public import TesseraTensor
+@_exported public import TesseraOptimizer

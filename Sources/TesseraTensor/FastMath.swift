@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Vectorized single-precision exp (Cephes polynomial after range reduction by ln 2).
+/// Relative error ≤ 2 ulp on [-87, 88]; returns 0 below -87.33 and +inf above 88.72.
+@inline(__always)
+func vexp(_ input: SIMD8<Float>) -> SIMD8<Float> {
+    let x = input.clamped(lowerBound: SIMD8(repeating: -87.33), upperBound: SIMD8(repeating: 88.72))
+    let n = (x * 1.442_695_04).rounded(.toNearestOrEven)
+    var r = x - n * 0.693_359_375
+    r = r + n * 2.121_944_4e-4
+    var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
+    p = p * r + 1.398_199_95e-3
+    p = p * r + 8.333_451_9e-3
+    p = p * r + 4.166_579_59e-2
+    p = p * r + 1.666_666_55e-1
+    p = p * r + 5.000_000_12e-1
+    let y = p * (r * r) + r + 1
+    let bits = (SIMD8<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+    var result = y * unsafeBitCast(bits, to: SIMD8<Float>.self)
+    result.replace(with: 0, where: input .< -87.33)
+    result.replace(with: .infinity, where: input .> 88.72)
+    return result
+}
+
+/// Scalar exp with the same algorithm as the vector path, so tails agree with bodies.
+@inline(__always)
+func sexp(_ x: Float) -> Float { vexp(SIMD8(repeating: x))[0] }
+
+/// Applies `vexp` to `count` floats at `x`, writing to `y` (may alias).
+@inline(__always)
+func expArray(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: vexp(v), as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < count {
+        y[i] = sexp(x[i])
+        i += 1
+    }
+}
+
+@inline(__always)
+func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+/// Logistic sigmoid via the fast exp.
+@inline(__always)
+func vsigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> { 1 / (1 + vexp(-x)) }
+
+@inline(__always)
+func ssigmoid(_ x: Float) -> Float { 1 / (1 + sexp(-x)) }

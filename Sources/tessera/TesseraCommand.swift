@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct TesseraCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tessera",
+        abstract: "Tessera: incentivized, permissionless, decentralized training of language models.",
+        subcommands: [ModelCommand.self, BenchCommand.self]
+    )
+}
