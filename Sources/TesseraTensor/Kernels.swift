@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 import TesseraCore
 
 /// Raw-pointer kernels shared by the forward ops and their gradients. Row loops are split
@@ -15,7 +16,8 @@ enum Kernels {
         var m8 = SIMD8<Float>(repeating: -.infinity)
         var i = 0
         while i + 8 <= n {
-            m8 = pointwiseMax(m8, load8(x + i))
+            let v = load8(x + i)
+            m8.replace(with: v, where: v .> m8)
             i += 8
         }
         var m = m8.max()
@@ -258,6 +260,20 @@ enum Kernels {
     /// cos and sin tables `[positions, half]` computed as PyTorch does in float32:
     /// inv = θ^(−2i/hd), angle = Float(t) · inv.
     static func ropeTables(positions: Int, headDim: Int, theta: Float) -> (cos: [Float], sin: [Float]) {
+        let key = RopeKey(positions: positions, headDim: headDim, theta: theta)
+        if let cached = ropeCache.withLock({ $0[key] }) { return cached }
+        let tables = computeRopeTables(positions: positions, headDim: headDim, theta: theta)
+        ropeCache.withLock { cache in
+            if cache.count > 64 { cache.removeAll() }
+            cache[key] = tables
+        }
+        return tables
+    }
+
+    struct RopeKey: Hashable { let positions: Int, headDim: Int, theta: Float }
+    static let ropeCache = Mutex<[RopeKey: (cos: [Float], sin: [Float])]>([:])
+
+    static func computeRopeTables(positions: Int, headDim: Int, theta: Float) -> (cos: [Float], sin: [Float]) {
         let half = headDim / 2
         var cosTable = [Float](repeating: 0, count: positions * half)
         var sinTable = [Float](repeating: 0, count: positions * half)
@@ -308,80 +324,85 @@ enum Kernels {
         func kvOffset(_ pair: Int) -> Int { (pair / heads) * positions * kvStride + ((pair % heads) / groups) * headDim }
     }
 
+    /// Softmax of the causal row `t` of scores in place (entries after `t` set to 0).
+    @inline(__always)
+    static func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, t: Int, width: Int) {
+        let valid = t + 1
+        let m = rowMax(row, valid)
+        let sum = expShifted(row, row, valid, shift: m)
+        let inv = 1 / sum
+        for j in 0..<valid { row[j] *= inv }
+        if valid < width { (row + valid).update(repeating: 0, count: width - valid) }
+    }
+
     /// Causal scaled-dot-product attention. Writes the output `[B, T, H, hd]` and the attention
-    /// probabilities `[B, H, T, T]` (zero above the diagonal) for the backward pass.
+    /// probabilities `[B, H, T, T]` (zero above the diagonal) for the backward pass. Work is
+    /// split across threads by (batch, query head); each task runs its own single-threaded
+    /// products, so scores stay in cache between the two products.
     static func attentionForward(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         out: UnsafeMutablePointer<Float>, probabilities p: UnsafeMutablePointer<Float>, shape s: AttentionShape
     ) {
+        blasConfigured()
         let T = s.positions, hd = s.headDim
         let scale = 1 / Float(hd).squareRoot()
-        for pair in 0..<s.pairs {
-            gemm(
+        ParallelLoop.forEach(count: s.pairs) { pair in
+            let scores = p + pair * s.scoreSize
+            serialGemm(
                 transposeA: false, transposeB: true, m: T, n: T, k: hd, alpha: scale,
-                a: q + s.qOffset(pair), lda: s.qStride, b: k + s.kvOffset(pair), ldb: s.kvStride,
-                c: p + pair * s.scoreSize, ldc: T)
-        }
-        ParallelLoop.forEach(count: s.pairs * T, minimumChunk: max(1, 4096 / T)) { row in
-            let t = row % T
-            let pr = p + row * T
-            let valid = t + 1
-            let m = rowMax(pr, valid)
-            let sum = expShifted(pr, pr, valid, shift: m)
-            let inv = 1 / sum
-            for j in 0..<valid { pr[j] *= inv }
-            if valid < T { (pr + valid).update(repeating: 0, count: T - valid) }
-        }
-        for pair in 0..<s.pairs {
-            gemm(
+                a: q + s.qOffset(pair), lda: s.qStride, b: k + s.kvOffset(pair), ldb: s.kvStride, c: scores, ldc: T)
+            for t in 0..<T { causalSoftmaxRow(scores + t * T, t: t, width: T) }
+            serialGemm(
                 transposeA: false, transposeB: false, m: T, n: hd, k: T,
-                a: p + pair * s.scoreSize, lda: T, b: v + s.kvOffset(pair), ldb: s.kvStride,
-                c: out + s.qOffset(pair), ldc: s.qStride)
+                a: scores, lda: T, b: v + s.kvOffset(pair), ldb: s.kvStride, c: out + s.qOffset(pair), ldc: s.qStride)
         }
     }
 
-    /// Gradients of causal attention. `dq` is overwritten; `dk` and `dv` must be zeroed by the
-    /// caller (grouped heads accumulate into them).
+    /// Gradients of causal attention. `dq`, `dk` and `dv` are overwritten. Work is split by
+    /// (batch, key/value head) so that query heads sharing a key/value head accumulate into it
+    /// on one thread, in a fixed order.
     static func attentionBackward(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         probabilities p: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
         scratch dp: UnsafeMutablePointer<Float>, shape s: AttentionShape
     ) {
+        blasConfigured()
         let T = s.positions, hd = s.headDim
         let scale = 1 / Float(hd).squareRoot()
-        for pair in 0..<s.pairs {
-            // dP = dO · Vᵀ
-            gemm(
-                transposeA: false, transposeB: true, m: T, n: T, k: hd,
-                a: dOut + s.qOffset(pair), lda: s.qStride, b: v + s.kvOffset(pair), ldb: s.kvStride,
-                c: dp + pair * s.scoreSize, ldc: T)
-            // dV += Pᵀ · dO
-            gemm(
-                transposeA: true, transposeB: false, m: T, n: hd, k: T,
-                a: p + pair * s.scoreSize, lda: T, b: dOut + s.qOffset(pair), ldb: s.qStride,
-                beta: 1, c: dv + s.kvOffset(pair), ldc: s.kvStride)
-        }
-        // dS = P ⊙ (dP − ⟨dP, P⟩) · scale, in place over dP.
-        ParallelLoop.forEach(count: s.pairs * T, minimumChunk: max(1, 4096 / T)) { row in
-            let t = row % T
-            let pr = p + row * T, dr = dp + row * T
-            let valid = t + 1
-            let d = rowDot(pr, dr, valid)
-            for j in 0..<valid { dr[j] = pr[j] * (dr[j] - d) * scale }
-            if valid < T { (dr + valid).update(repeating: 0, count: T - valid) }
-        }
-        for pair in 0..<s.pairs {
-            // dQ = dS · K
-            gemm(
-                transposeA: false, transposeB: false, m: T, n: hd, k: T,
-                a: dp + pair * s.scoreSize, lda: T, b: k + s.kvOffset(pair), ldb: s.kvStride,
-                c: dq + s.qOffset(pair), ldc: s.qStride)
-            // dK += dSᵀ · Q
-            gemm(
-                transposeA: true, transposeB: false, m: T, n: hd, k: T,
-                a: dp + pair * s.scoreSize, lda: T, b: q + s.qOffset(pair), ldb: s.qStride,
-                beta: 1, c: dk + s.kvOffset(pair), ldc: s.kvStride)
+        ParallelLoop.forEach(count: s.batch * s.kvHeads) { group in
+            let b = group / s.kvHeads, kvHead = group % s.kvHeads
+            for g in 0..<s.groups {
+                let pair = b * s.heads + kvHead * s.groups + g
+                let probs = p + pair * s.scoreSize, dS = dp + pair * s.scoreSize
+                let first: Float = g == 0 ? 0 : 1
+                // dP = dO · Vᵀ
+                serialGemm(
+                    transposeA: false, transposeB: true, m: T, n: T, k: hd,
+                    a: dOut + s.qOffset(pair), lda: s.qStride, b: v + s.kvOffset(pair), ldb: s.kvStride, c: dS, ldc: T)
+                // dV (+)= Pᵀ · dO
+                serialGemm(
+                    transposeA: true, transposeB: false, m: T, n: hd, k: T,
+                    a: probs, lda: T, b: dOut + s.qOffset(pair), ldb: s.qStride,
+                    beta: first, c: dv + s.kvOffset(pair), ldc: s.kvStride)
+                // dS = P ⊙ (dP − ⟨dP, P⟩) · scale
+                for t in 0..<T {
+                    let pr = probs + t * T, dr = dS + t * T
+                    let valid = t + 1
+                    let d = rowDot(pr, dr, valid)
+                    for j in 0..<valid { dr[j] = pr[j] * (dr[j] - d) * scale }
+                    if valid < T { (dr + valid).update(repeating: 0, count: T - valid) }
+                }
+                // dQ = dS · K
+                serialGemm(
+                    transposeA: false, transposeB: false, m: T, n: hd, k: T,
+                    a: dS, lda: T, b: k + s.kvOffset(pair), ldb: s.kvStride, c: dq + s.qOffset(pair), ldc: s.qStride)
+                // dK (+)= dSᵀ · Q
+                serialGemm(
+                    transposeA: true, transposeB: false, m: T, n: hd, k: T,
+                    a: dS, lda: T, b: q + s.qOffset(pair), ldb: s.qStride,
+                    beta: first, c: dk + s.kvOffset(pair), ldc: s.kvStride)
+            }
         }
     }
 }

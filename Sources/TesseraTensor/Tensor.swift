@@ -10,9 +10,7 @@ final class TensorStorage {
     @usableFromInline
     init(uninitializedCount count: Int) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: max(1, count) * MemoryLayout<Float>.stride, alignment: 64)
-        base = raw.bindMemory(to: Float.self, capacity: max(1, count))
+        base = BufferPool.shared.allocate(count: max(1, count))
     }
 
     @inline(never)
@@ -22,7 +20,7 @@ final class TensorStorage {
         return other
     }
 
-    deinit { UnsafeMutableRawPointer(base).deallocate() }
+    deinit { BufferPool.shared.release(base, count: max(1, count)) }
 }
 
 /// A dense, row-major, copy-on-write array of `Float` with a shape.

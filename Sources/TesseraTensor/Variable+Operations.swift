@@ -306,8 +306,10 @@ extension Variable {
         let shape = try Tensor.attentionShape(query: q, key: k, value: v)
         let (y, probabilities) = try Tensor.causalAttentionWithProbabilities(query: q, key: k, value: v)
         return try GradientTape.record(y, inputs: [query, key, value]) { g, tape in
-            let dq = try Tensor(zeros: q.shape), dk = try Tensor(zeros: k.shape), dv = try Tensor(zeros: v.shape)
-            if shape.positions > 0, shape.headDim > 0 {
+            let dq = Tensor(uninitializedShape: q.shape), dk = Tensor(uninitializedShape: k.shape), dv = Tensor(uninitializedShape: v.shape)
+            if shape.positions == 0 || shape.headDim == 0 {
+                for t in [dq, dk, dv] { t.storage.base.initialize(repeating: 0, count: t.scalarCount) }
+            } else {
                 let scratch = Tensor(uninitializedShape: probabilities.shape)
                 Kernels.attentionBackward(
                     q: q.base, k: k.base, v: v.base, probabilities: probabilities.base, dOut: g.base,

@@ -84,7 +84,7 @@ extension BenchCommand {
                 aScalars.withUnsafeBufferPointer { ap in
                     bScalars.withUnsafeBufferPointer { bp in
                         c.withUnsafeMutableBufferPointer { cp in
-                            RawBLAS.sgemm(m: size, n: size, k: size, a: ap.baseAddress!, b: bp.baseAddress!, c: cp.baseAddress!)
+                            RawBLAS.sgemm(m: size, n: size, k: size, a: ap.baseAddress!, b: bp.baseAddress!, c: cp.baseAddress!, threads: threads)
                         }
                     }
                 }
