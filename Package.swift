@@ -39,7 +39,6 @@ let package = Package(
             name: "tessera",
             dependencies: [
                 "Tessera",
-                "CBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

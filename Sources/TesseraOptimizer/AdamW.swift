@@ -35,10 +35,7 @@ public struct AdamW: Optimizer, Sendable {
     /// Creates an optimizer with PyTorch's defaults unless given.
     /// - Throws: ``OptimizerError`` `.invalidHyperparameter` for a negative rate or a β outside [0, 1).
     public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0.01) throws {
-        guard learningRate >= 0, learningRate.isFinite else { throw OptimizerError(.invalidHyperparameter, "learning rate must be finite and ≥ 0, got \(learningRate)") }
-        guard (0..<1).contains(beta1), (0..<1).contains(beta2) else { throw OptimizerError(.invalidHyperparameter, "betas must lie in [0, 1), got (\(beta1), \(beta2))") }
-        guard epsilon > 0, epsilon.isFinite else { throw OptimizerError(.invalidHyperparameter, "epsilon must be positive, got \(epsilon)") }
-        guard weightDecay >= 0, weightDecay.isFinite else { throw OptimizerError(.invalidHyperparameter, "weight decay must be finite and ≥ 0, got \(weightDecay)") }
+        try Self.validate(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay)
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2
@@ -46,7 +43,15 @@ public struct AdamW: Optimizer, Sendable {
         self.weightDecay = weightDecay
     }
 
+    static func validate(learningRate: Float, beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float) throws {
+        guard learningRate >= 0, learningRate.isFinite else { throw OptimizerError(.invalidHyperparameter, "learning rate must be finite and ≥ 0, got \(learningRate)") }
+        guard (0..<1).contains(beta1), (0..<1).contains(beta2) else { throw OptimizerError(.invalidHyperparameter, "betas must lie in [0, 1), got (\(beta1), \(beta2))") }
+        guard epsilon > 0, epsilon.isFinite else { throw OptimizerError(.invalidHyperparameter, "epsilon must be positive, got \(epsilon)") }
+        guard weightDecay >= 0, weightDecay.isFinite else { throw OptimizerError(.invalidHyperparameter, "weight decay must be finite and ≥ 0, got \(weightDecay)") }
+    }
+
     public mutating func step(_ parameters: inout ParameterSet, gradients: ParameterSet) throws {
+        try Self.validate(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay)
         try OptimizerChecks.requireCompatible(parameters, gradients)
         try OptimizerChecks.requireFinite(gradients)
         var m = firstMoment ?? ParameterSet(zerosLike: parameters.layout)
@@ -94,9 +99,13 @@ public enum GradientClipping {
     /// Scales `gradients` so their global L2 norm is at most `maximumNorm`
     /// (by `maximumNorm / (norm + 1e-6)` when the norm exceeds it).
     /// - Returns: The norm before clipping.
+    /// - Throws: ``OptimizerError`` `.invalidHyperparameter` if `maximumNorm` is negative or NaN.
     /// - Complexity: O(n).
     @discardableResult
-    public static func clipByGlobalNorm(_ gradients: inout ParameterSet, maximumNorm: Float) -> Float {
+    public static func clipByGlobalNorm(_ gradients: inout ParameterSet, maximumNorm: Float) throws -> Float {
+        guard maximumNorm >= 0 else {
+            throw OptimizerError(.invalidHyperparameter, "maximum gradient norm must be ≥ 0, got \(maximumNorm)")
+        }
         let norm = Float(gradients.norm())
         let coefficient = maximumNorm / (norm + 1e-6)
         if coefficient < 1 { gradients.scale(by: coefficient) }

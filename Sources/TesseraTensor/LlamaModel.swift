@@ -86,8 +86,10 @@ public struct LlamaConfiguration: Codable, Hashable, Sendable {
         }
         guard ropeTheta.isFinite, ropeTheta > 0 else { throw fail("rope_theta must be positive and finite, got \(ropeTheta)") }
         guard normEpsilon.isFinite, normEpsilon >= 0 else { throw fail("norm_eps must be finite and ≥ 0, got \(normEpsilon)") }
-        let largest = [vocabularySize * dimension, feedForwardDimension * dimension, dimension * dimension]
-        guard largest.allSatisfy({ $0 < 1 << 31 }) else { throw fail("a weight matrix exceeds 2³¹ elements") }
+        for (rows, cols) in [(vocabularySize, dimension), (feedForwardDimension, dimension), (dimension, dimension), (contextLength, contextLength)] {
+            let (product, overflow) = rows.multipliedReportingOverflow(by: cols)
+            guard !overflow, product < 1 << 31 else { throw fail("a \(rows) × \(cols) matrix exceeds 2³¹ elements") }
+        }
     }
 
     /// The parameter names and shapes, in the order of Hugging Face's LlamaForCausalLM

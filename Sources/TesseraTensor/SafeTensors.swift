@@ -47,10 +47,11 @@ public struct SafeTensorsFile: Sendable {
         /// Largest accepted rank.
         public var maximumRank: Int
         /// Creates limits.
+        /// Negative limits are treated as 0.
         public init(maximumHeaderBytes: Int = 100 << 20, maximumTensorCount: Int = 100_000, maximumRank: Int = 16) {
-            self.maximumHeaderBytes = maximumHeaderBytes
-            self.maximumTensorCount = maximumTensorCount
-            self.maximumRank = maximumRank
+            self.maximumHeaderBytes = max(0, maximumHeaderBytes)
+            self.maximumTensorCount = max(0, maximumTensorCount)
+            self.maximumRank = max(0, maximumRank)
         }
         /// The defaults: 100 MiB header, 100,000 tensors, rank ≤ 16.
         public static let `default` = Limits()
@@ -73,16 +74,16 @@ public struct SafeTensorsFile: Sendable {
         }
         var headerLength: UInt64 = 0
         for i in 0..<8 { headerLength |= UInt64(bytes[i]) << (8 * UInt64(i)) }
-        guard headerLength <= UInt64(limits.maximumHeaderBytes) else {
+        guard headerLength <= UInt64(max(0, limits.maximumHeaderBytes)) else {
             throw TensorError(.malformedHeader, "safetensors: header length \(headerLength) exceeds the limit of \(limits.maximumHeaderBytes) bytes")
         }
         guard headerLength >= 2 else {
             throw TensorError(.malformedHeader, "safetensors: header length \(headerLength) is too short for a JSON object")
         }
-        let headerEnd = 8 + Int(headerLength)
-        guard headerEnd <= bytes.count else {
+        guard headerLength <= UInt64(bytes.count - 8) else {
             throw TensorError(.truncatedFile, "safetensors: header claims \(headerLength) bytes but the file has \(bytes.count - 8) after the length")
         }
+        let headerEnd = 8 + Int(headerLength)
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: Data(bytes[8..<headerEnd]))
@@ -92,8 +93,9 @@ public struct SafeTensorsFile: Sendable {
         guard let header = object as? [String: Any] else {
             throw TensorError(.malformedHeader, "safetensors: header is not a JSON object")
         }
-        guard header.count <= limits.maximumTensorCount + 1 else {
-            throw TensorError(.malformedHeader, "safetensors: \(header.count) entries exceed the limit of \(limits.maximumTensorCount)")
+        let tensorCount = header.count - (header["__metadata__"] == nil ? 0 : 1)
+        guard tensorCount <= limits.maximumTensorCount else {
+            throw TensorError(.malformedHeader, "safetensors: \(tensorCount) tensors exceed the limit of \(limits.maximumTensorCount)")
         }
         let dataLength = bytes.count - headerEnd
         var metadata: [String: String] = [:]

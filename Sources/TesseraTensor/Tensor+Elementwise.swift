@@ -144,6 +144,7 @@ extension Tensor {
         let out = Tensor(uninitializedShape: outShape)
         let n = out.scalarCount
         let a = lhs.base, b = rhs.base, c = out.storage.base
+        if n == 0 { return out }
         if lhs.shape == rhs.shape {
             ParallelLoop.forEachRange(count: n, minimumChunk: 1 << 15) { range in
                 switch operation {

@@ -5,7 +5,7 @@ extension Tensor {
     func normalizedAxis(_ axis: Int, operation: String, rank: Int? = nil) throws -> Int {
         let r = rank ?? self.rank
         let a = axis < 0 ? axis + r : axis
-        guard a >= 0, a < max(r, 1) else {
+        guard a >= 0, a < r else {
             throw TensorError(.invalidArgument, "\(operation): axis \(axis) is out of range for a rank-\(r) tensor \(Shape.describe(shape))")
         }
         return a

@@ -50,7 +50,7 @@ extension ModelCommand {
                 let started = now()
                 let batchTokens = try data.next()
                 var (loss, gradients) = try model.lossAndGradients(batchTokens)
-                GradientClipping.clipByGlobalNorm(&gradients, maximumNorm: clip)
+                try GradientClipping.clipByGlobalNorm(&gradients, maximumNorm: clip)
                 try optimizer.step(&model.parameters, gradients: gradients)
                 let ms = (now() - started) * 1000
                 if step == 1 { first = loss }
