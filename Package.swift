@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "TesseraCore", targets: ["TesseraCore"]),
         .library(name: "TesseraTensor", targets: ["TesseraTensor"]),
         .library(name: "TesseraOptimizer", targets: ["TesseraOptimizer"]),
+        .library(name: "TesseraCodec", targets: ["TesseraCodec"]),
         .executable(name: "tessera", targets: ["tessera"]),
     ],
     dependencies: [
@@ -30,10 +31,12 @@ let package = Package(
         .target(name: "TesseraCore"),
         // Tensor engine, autodiff, the reference Llama model, safetensors.
         .target(name: "TesseraTensor", dependencies: ["TesseraCore", "CBLAS"]),
-        // Inner optimizers (AdamW) and gradient clipping.
-        .target(name: "TesseraOptimizer", dependencies: ["TesseraCore"]),
+        // Gradient codec, wire format, decode limits, aggregators.
+        .target(name: "TesseraCodec", dependencies: ["TesseraCore", "CBLAS", "CZstd"]),
+        // Inner optimizers (AdamW, SGD, schedules) and outer optimizers (SparseLoCo, DeMo, DiLoCo).
+        .target(name: "TesseraOptimizer", dependencies: ["TesseraCore", "TesseraCodec"]),
         // Umbrella: re-exports the protocol modules.
-        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraTensor", "TesseraOptimizer"]),
+        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraTensor", "TesseraOptimizer", "TesseraCodec"]),
         // Command-line tool.
         .executableTarget(
             name: "tessera",
@@ -49,7 +52,8 @@ let package = Package(
             dependencies: ["TesseraTensor", "TesseraCore"],
             resources: [.copy("Golden")]
         ),
-        .testTarget(name: "TesseraOptimizerTests", dependencies: ["TesseraOptimizer", "TesseraCore"]),
+        .testTarget(name: "TesseraOptimizerTests", dependencies: ["TesseraOptimizer", "TesseraCore", "TesseraCodec"]),
+        .testTarget(name: "TesseraCodecTests", dependencies: ["TesseraCodec", "TesseraCore"], resources: [.copy("Golden")]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CZstd"]),
 
         // Examples are built by CI so they cannot drift from the API.

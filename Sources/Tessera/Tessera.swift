@@ -2,3 +2,4 @@
 @_exported public import TesseraCore
 @_exported public import TesseraTensor
 @_exported public import TesseraOptimizer
+@_exported public import TesseraCodec

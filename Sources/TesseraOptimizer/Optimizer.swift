@@ -47,7 +47,7 @@ enum OptimizerChecks {
     }
 
     static func requireFinite(_ gradients: ParameterSet) throws {
-        guard let bad = firstNonFiniteTensor(gradients) else { return }
+        guard !gradients.isFinite, let bad = firstNonFiniteTensor(gradients) else { return }
         throw OptimizerError(.nonFiniteGradient, "gradient of '\(bad)' contains NaN or infinity")
     }
 

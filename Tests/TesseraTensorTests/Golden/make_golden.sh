@@ -17,3 +17,4 @@ cat > "$here/llama-mha/config.json" <<'JSON'
 JSON
 "$python" "$reference/llama_reference.py" export --config "$here/llama-mha/config.json" --out "$here/llama-mha" --batch 2 --seed 11
 "$python" "$here/make_adamw_golden.py" > "$here/adamw.json"
+"$python" "$here/make_sgd_schedule_golden.py" > "$here/sgd_schedules.json"

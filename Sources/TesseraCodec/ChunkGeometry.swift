@@ -1,0 +1,70 @@
+/// How a tensor is cut into chunks for top-k selection.
+///
+/// A tensor of shape `[d₀, …, dₙ₋₁]` is viewed as a matrix of `d₀·…·dₙ₋₂` rows and `dₙ₋₁`
+/// columns (a 1-D tensor is one row, a scalar one 1×1 matrix). Each side is cut into chunks
+/// whose extent is the largest divisor of that side not above the maximum side (64 by
+/// default), so chunks tile the matrix exactly. Chunks are numbered row-major over the grid;
+/// positions inside a chunk ("local indices") row-major within the chunk.
+public struct ChunkGeometry: Hashable, Sendable, Codable {
+    /// Rows of the matrix view.
+    public let rows: Int
+    /// Columns of the matrix view.
+    public let columns: Int
+    /// Rows per chunk (divides ``rows``).
+    public let chunkRows: Int
+    /// Columns per chunk (divides ``columns``).
+    public let chunkColumns: Int
+
+    /// The geometry of a tensor of `shape` with chunk sides at most `maximumSide`.
+    public init(shape: [Int], maximumSide: Int) {
+        let columns = shape.last ?? 1
+        let rows = shape.count <= 1 ? 1 : shape.dropLast().reduce(1, *)
+        self.rows = rows
+        self.columns = columns
+        self.chunkRows = Self.largestDivisor(of: rows, atMost: maximumSide)
+        self.chunkColumns = Self.largestDivisor(of: columns, atMost: maximumSide)
+    }
+
+    /// A geometry read from a header, validated.
+    /// - Throws: ``CodecError`` `.malformedHeader` unless the chunk sides are positive divisors.
+    public init(rows: Int, columns: Int, chunkRows: Int, chunkColumns: Int, tensor: String) throws {
+        guard rows >= 0, columns >= 0, chunkRows > 0, chunkColumns > 0,
+            rows % chunkRows == 0, columns % chunkColumns == 0
+        else {
+            throw CodecError(.malformedHeader, tensor: tensor, "chunk \(chunkRows)×\(chunkColumns) does not tile a \(rows)×\(columns) matrix")
+        }
+        self.rows = rows
+        self.columns = columns
+        self.chunkRows = chunkRows
+        self.chunkColumns = chunkColumns
+    }
+
+    /// The largest divisor of `n` that is at most `limit` (1 for `n` ≤ 1).
+    public static func largestDivisor(of n: Int, atMost limit: Int) -> Int {
+        guard n > 1 else { return 1 }
+        var d = min(n, max(1, limit))
+        while n % d != 0 { d -= 1 }
+        return d
+    }
+
+    /// Elements per chunk.
+    public var chunkSize: Int { chunkRows * chunkColumns }
+    /// Chunks per row of the chunk grid.
+    public var chunksPerRow: Int { columns / chunkColumns }
+    /// Number of chunks.
+    public var chunkCount: Int { rows == 0 || columns == 0 ? 0 : (rows / chunkRows) * chunksPerRow }
+    /// Number of elements.
+    public var elementCount: Int { rows * columns }
+
+    /// Row-major offset in the tensor of the first element of `chunk`.
+    @inline(__always)
+    public func chunkOrigin(_ chunk: Int) -> Int {
+        (chunk / chunksPerRow) * chunkRows * columns + (chunk % chunksPerRow) * chunkColumns
+    }
+
+    /// Row-major offset in the tensor of local index `local` of `chunk`.
+    @inline(__always)
+    public func position(chunk: Int, local: Int) -> Int {
+        chunkOrigin(chunk) + (local / chunkColumns) * columns + local % chunkColumns
+    }
+}

@@ -1,0 +1,208 @@
+public import TesseraCore
+
+/// What an update says about itself: who made it, for which window, from which data.
+/// Carried in the wire format's header; validators check it against the window and peer.
+public struct UpdateMetadata: Hashable, Sendable, Codable {
+    /// The window the update belongs to.
+    public var window: UInt64
+    /// The sender's uid on the subnet.
+    public var uid: UInt32
+    /// The sender's hotkey (SS58 or hex), at most 255 UTF-8 bytes.
+    public var hotkey: String
+    /// Identifies the model the update applies to (architecture and version), at most 255 bytes.
+    public var modelVersion: String
+    /// Digest of the sorted sample ids trained on (32 bytes; zeros when unknown).
+    public var sampleDigest: [UInt8]
+    /// Inner optimizer steps behind this update.
+    public var innerSteps: UInt32
+
+    /// Creates metadata.
+    public init(window: UInt64 = 0, uid: UInt32 = 0, hotkey: String = "", modelVersion: String = "",
+                sampleDigest: [UInt8] = [UInt8](repeating: 0, count: 32), innerSteps: UInt32 = 0) {
+        self.window = window
+        self.uid = uid
+        self.hotkey = hotkey
+        self.modelVersion = modelVersion
+        self.sampleDigest = sampleDigest
+        self.innerSteps = innerSteps
+    }
+}
+
+/// An optional orthonormal transform applied to each chunk before selection.
+public enum ChunkTransform: UInt8, Codable, Sendable, CaseIterable {
+    /// Values are selected as they are.
+    case none = 0
+    /// Orthonormal 2-D DCT-II of each chunk (DeMo); decoding applies the inverse.
+    case dct = 1
+}
+
+/// One tensor of a ``CompressedUpdate``: its chunking, k, quantization and packed streams.
+public struct CompressedTensor: Hashable, Sendable {
+    /// The tensor's name in the model layout.
+    public var name: String
+    /// The tensor's shape.
+    public var shape: [Int]
+    /// How it was cut into chunks.
+    public var geometry: ChunkGeometry
+    /// Values kept per chunk.
+    public var k: Int
+    /// How values are stored.
+    public var quantizer: ValueQuantizer
+    /// Decoding parameters of the quantizer.
+    public var quantization: QuantizationParameters
+    /// How indices are stored.
+    public var indexCoding: IndexCoding
+    /// The Rice parameter (``IndexCoding/rice`` only).
+    public var riceParameter: Int
+    /// The index stream.
+    public var indexBytes: [UInt8]
+    /// The packed values, chunk after chunk, ascending index order within a chunk.
+    public var valueBytes: [UInt8]
+
+    /// Number of kept values.
+    public var keptCount: Int { geometry.chunkCount * k }
+}
+
+/// A compressed update as produced by a ``GradientCodec`` and carried by the wire format.
+public struct CompressedUpdate: Hashable, Sendable {
+    /// Who, when, what.
+    public var metadata: UpdateMetadata
+    /// The chunk transform in effect.
+    public var transform: ChunkTransform
+    /// One entry per model tensor, in layout order.
+    public var tensors: [CompressedTensor]
+
+    /// Total bytes of the index and value streams and quantization tables.
+    public var payloadByteCount: Int {
+        tensors.reduce(0) { $0 + $1.indexBytes.count + $1.valueBytes.count + 4 * (2 + $1.quantization.lookup.count) }
+    }
+}
+
+/// One decoded tensor: per chunk, k ascending local indices and their values.
+public struct SparseTensor: Hashable, Sendable {
+    /// The tensor's name.
+    public var name: String
+    /// The tensor's shape.
+    public var shape: [Int]
+    /// Its chunking.
+    public var geometry: ChunkGeometry
+    /// Values per chunk.
+    public var k: Int
+    /// `chunkCount × k` local indices, ascending within each chunk.
+    public var indices: [UInt16]
+    /// The values at those indices (in the transformed domain when the update uses one).
+    public var values: [Float]
+
+    /// Euclidean norm of the values, accumulated in `Double` in order.
+    public var norm: Double {
+        values.withUnsafeBufferPointer { DeterministicSum.dot($0, $0) }.squareRoot()
+    }
+}
+
+/// A decoded update, ready to aggregate or to apply.
+public struct SparseUpdate: Hashable, Sendable {
+    /// Who, when, what.
+    public var metadata: UpdateMetadata
+    /// The chunk transform the values live in.
+    public var transform: ChunkTransform
+    /// One entry per model tensor, in layout order.
+    public var tensors: [SparseTensor]
+
+    /// Scatters the update into a dense parameter set of `layout` (zeros elsewhere), applying
+    /// the inverse chunk transform.
+    /// - Throws: ``CodecError`` `.layoutMismatch` if the tensors do not match `layout`.
+    /// - Complexity: O(parameters).
+    public func dense(layout: ParameterLayout) throws -> ParameterSet {
+        if transform == .dct {
+            var out = ParameterSet(zerosLike: layout)
+            try addScaled(1, into: &out)
+            return out
+        }
+        try Layouts.requireMatch(tensors.map { ($0.name, $0.shape) }, layout)
+        // Each chunk tiles its own block of the matrix: zero the block and scatter into it while
+        // its cache lines are hot, chunks in parallel.
+        return ParameterSet(layout: layout) { flat in
+            for (tensor, descriptor) in zip(tensors, layout.descriptors) {
+                let base = flat.baseAddress! + descriptor.offset
+                let g = tensor.geometry, k = tensor.k
+                if g.chunkCount == 0 {
+                    base.initialize(repeating: 0, count: descriptor.count)
+                    continue
+                }
+                tensor.indices.withUnsafeBufferPointer { idx in
+                    tensor.values.withUnsafeBufferPointer { val in
+                        let ip = idx.baseAddress!, vp = val.baseAddress!
+                        ParallelLoop.forEach(count: g.chunkCount, minimumChunk: max(1, 4096 / max(k, 1))) { chunk in
+                            let origin = g.chunkOrigin(chunk)
+                            for r in 0..<g.chunkRows {
+                                (base + origin + r * g.columns).initialize(repeating: 0, count: g.chunkColumns)
+                            }
+                            for j in (chunk * k)..<(chunk * k + k) {
+                                let local = Int(ip[j])
+                                base[origin + (local / g.chunkColumns) * g.columns + local % g.chunkColumns] = vp[j]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `target ← target + alpha · self` (dense, inverse-transformed).
+    /// - Throws: ``CodecError`` `.layoutMismatch` if the tensors do not match `target`'s layout.
+    public func addScaled(_ alpha: Float, into target: inout ParameterSet) throws {
+        try Layouts.requireMatch(tensors.map { ($0.name, $0.shape) }, target.layout)
+        let transform = self.transform
+        let descriptors = target.layout.descriptors
+        target.withUnsafeMutableBufferPointer { flat in
+            for (tensor, descriptor) in zip(tensors, descriptors) {
+                let base = flat.baseAddress! + descriptor.offset
+                if transform == .dct {
+                    var chunkValues = [Float](repeating: 0, count: tensor.geometry.elementCount)
+                    chunkValues.withUnsafeMutableBufferPointer { buffer in
+                        Scatter.add(tensor, alpha: alpha, into: buffer.baseAddress!)
+                        DCT.inverse(buffer.baseAddress!, geometry: tensor.geometry)
+                        for i in 0..<descriptor.count { base[i] += buffer[i] }
+                    }
+                } else {
+                    Scatter.add(tensor, alpha: alpha, into: base)
+                }
+            }
+        }
+    }
+}
+
+enum Scatter {
+    /// `dense[position(chunk, index)] += alpha · value` for every kept entry, chunks in parallel.
+    static func add(_ tensor: SparseTensor, alpha: Float, into dense: UnsafeMutablePointer<Float>) {
+        let g = tensor.geometry, k = tensor.k
+        tensor.indices.withUnsafeBufferPointer { idx in
+            tensor.values.withUnsafeBufferPointer { val in
+                let ip = idx.baseAddress!, vp = val.baseAddress!
+                ParallelLoop.forEach(count: g.chunkCount, minimumChunk: max(1, 4096 / max(k, 1))) { chunk in
+                    let origin = g.chunkOrigin(chunk)
+                    for j in (chunk * k)..<(chunk * k + k) {
+                        let local = Int(ip[j])
+                        dense[origin + (local / g.chunkColumns) * g.columns + local % g.chunkColumns] += alpha * vp[j]
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum Layouts {
+    static func requireMatch(_ tensors: [(String, [Int])], _ layout: ParameterLayout) throws {
+        guard tensors.count == layout.descriptors.count else {
+            throw CodecError(.layoutMismatch, "update has \(tensors.count) tensors, the model has \(layout.descriptors.count)")
+        }
+        for ((name, shape), d) in zip(tensors, layout.descriptors) {
+            guard name == d.name else {
+                throw CodecError(.layoutMismatch, tensor: name, "expected tensor '\(d.name)' at this position")
+            }
+            guard shape == d.shape else {
+                throw CodecError(.layoutMismatch, tensor: name, "shape \(shape) differs from the model's \(d.shape)")
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+public import TesseraCore
+public import TesseraCodec
+
+/// What a node sends for one outer step.
+public enum OuterContribution: Sendable {
+    /// A compressed update (SparseLoCo, DeMo).
+    case compressed(EncodedUpdate)
+    /// The dense pseudo-gradient (DiLoCo).
+    case dense(ParameterSet)
+}
+
+/// The outer loop of communication-efficient training: turns a node's pseudo-gradient into what
+/// it transmits, and applies the network's aggregate to the global parameters.
+///
+/// Contract: ``contribution(pseudoGradient:metadata:)`` updates the node's own state (error
+/// feedback, momentum) from the pseudo-gradient Δ = θ₀ − θ_H; ``apply(aggregate:to:)`` is
+/// identical on every node, so that the same aggregate gives the same next model everywhere.
+public protocol OuterOptimizer: Sendable {
+    /// Folds Δ into the node's state and returns what to send.
+    mutating func contribution(pseudoGradient: ParameterSet, metadata: UpdateMetadata) throws -> OuterContribution
+    /// Applies the aggregate of every gathered contribution to `parameters`.
+    mutating func apply(aggregate: ParameterSet, to parameters: inout ParameterSet) throws
+}
+
+/// SparseLoCo (arXiv 2508.15706): error feedback `e ← β·e + Δ`, transmit the compressed `e`
+/// (chunked top-k, 2-bit values), `e ← e − transmitted`; outer step `θ ← θ − lr · aggregate`.
+public struct SparseLoCo<Codec: GradientCodec>: OuterOptimizer {
+    /// The codec every peer uses.
+    public let codec: Codec
+    /// Error-feedback decay β (Templar: 0.95).
+    public var errorFeedbackDecay: Float
+    /// Outer learning rate (Templar: 1.0).
+    public var outerLearningRate: Float
+    /// The residual not yet transmitted (allocated on first use).
+    public private(set) var errorFeedback: ParameterSet?
+
+    /// Creates the optimizer.
+    /// - Throws: ``OptimizerError`` `.invalidHyperparameter` for β outside [0, 1] or a negative rate.
+    public init(codec: Codec, errorFeedbackDecay: Float = 0.95, outerLearningRate: Float = 1.0) throws {
+        guard (0...1).contains(errorFeedbackDecay) else { throw OptimizerError(.invalidHyperparameter, "error-feedback decay must be in [0, 1], got \(errorFeedbackDecay)") }
+        guard outerLearningRate >= 0, outerLearningRate.isFinite else { throw OptimizerError(.invalidHyperparameter, "outer learning rate must be finite and ≥ 0, got \(outerLearningRate)") }
+        self.codec = codec
+        self.errorFeedbackDecay = errorFeedbackDecay
+        self.outerLearningRate = outerLearningRate
+    }
+
+    public mutating func contribution(pseudoGradient: ParameterSet, metadata: UpdateMetadata) throws -> OuterContribution {
+        try OptimizerChecks.requireFinite(pseudoGradient)
+        var e = errorFeedback ?? ParameterSet(zerosLike: pseudoGradient.layout)
+        errorFeedback = nil
+        guard e.layout == pseudoGradient.layout else { throw OptimizerError(.layoutMismatch, "pseudo-gradient layout differs from the error feedback's") }
+        OuterKernels.decayAndAdd(&e, decay: errorFeedbackDecay, pseudoGradient)
+        let encoded = try codec.encode(e, metadata: metadata)
+        try encoded.transmitted.addScaled(-1, into: &e)
+        errorFeedback = e
+        return .compressed(encoded)
+    }
+
+    public mutating func apply(aggregate: ParameterSet, to parameters: inout ParameterSet) throws {
+        try OptimizerChecks.requireCompatible(parameters, aggregate)
+        try parameters.axpy(-outerLearningRate, aggregate)
+    }
+}
+
+/// DeMo (the Gauntlet paper's era): momentum `m ← β·m + Δ`, transmit the DCT-domain top-k of `m`
+/// (use a codec with ``ChunkTransform/dct``), `m ← m − transmitted`; outer step
+/// `θ ← θ − lr · sign(aggregate)`.
+public struct DeMo<Codec: GradientCodec>: OuterOptimizer {
+    /// The codec every peer uses (DCT transform, Templar: top-32).
+    public let codec: Codec
+    /// Momentum decay β (Templar: 0.999).
+    public var momentumDecay: Float
+    /// Step size of the sign update (Templar: 4e-4).
+    public var learningRate: Float
+    /// The momentum residual (allocated on first use).
+    public private(set) var momentum: ParameterSet?
+
+    /// Creates the optimizer.
+    /// - Throws: ``OptimizerError`` `.invalidHyperparameter` for β outside [0, 1] or a negative rate.
+    public init(codec: Codec, momentumDecay: Float = 0.999, learningRate: Float = 4e-4) throws {
+        guard (0...1).contains(momentumDecay) else { throw OptimizerError(.invalidHyperparameter, "momentum decay must be in [0, 1], got \(momentumDecay)") }
+        guard learningRate >= 0, learningRate.isFinite else { throw OptimizerError(.invalidHyperparameter, "learning rate must be finite and ≥ 0, got \(learningRate)") }
+        self.codec = codec
+        self.momentumDecay = momentumDecay
+        self.learningRate = learningRate
+    }
+
+    public mutating func contribution(pseudoGradient: ParameterSet, metadata: UpdateMetadata) throws -> OuterContribution {
+        try OptimizerChecks.requireFinite(pseudoGradient)
+        var m = momentum ?? ParameterSet(zerosLike: pseudoGradient.layout)
+        momentum = nil
+        guard m.layout == pseudoGradient.layout else { throw OptimizerError(.layoutMismatch, "pseudo-gradient layout differs from the momentum's") }
+        OuterKernels.decayAndAdd(&m, decay: momentumDecay, pseudoGradient)
+        let encoded = try codec.encode(m, metadata: metadata)
+        try encoded.transmitted.addScaled(-1, into: &m)
+        momentum = m
+        return .compressed(encoded)
+    }
+
+    public mutating func apply(aggregate: ParameterSet, to parameters: inout ParameterSet) throws {
+        try OptimizerChecks.requireCompatible(parameters, aggregate)
+        let lr = learningRate
+        aggregate.withUnsafeBufferPointer { g in
+            parameters.withUnsafeMutableBufferPointer { p in
+                for i in 0..<p.count where g[i] != 0 { p[i] -= g[i] > 0 ? lr : -lr }
+            }
+        }
+    }
+}
+
+/// DiLoCo (arXiv 2311.08105): transmit the dense pseudo-gradient; the outer step is SGD with
+/// Nesterov momentum on the average: `v ← μ·v + g`, `θ ← θ − lr · (g + μ·v)`.
+public struct DiLoCo: OuterOptimizer {
+    /// Outer learning rate (the paper: 0.7).
+    public var outerLearningRate: Float
+    /// Nesterov momentum μ (the paper: 0.9).
+    public var momentum: Float
+    /// The outer velocity (allocated on first use).
+    public private(set) var velocity: ParameterSet?
+
+    /// Creates the optimizer.
+    /// - Throws: ``OptimizerError`` `.invalidHyperparameter` for μ outside [0, 1) or a negative rate.
+    public init(outerLearningRate: Float = 0.7, momentum: Float = 0.9) throws {
+        guard (0..<1).contains(momentum) else { throw OptimizerError(.invalidHyperparameter, "momentum must be in [0, 1), got \(momentum)") }
+        guard outerLearningRate >= 0, outerLearningRate.isFinite else { throw OptimizerError(.invalidHyperparameter, "outer learning rate must be finite and ≥ 0, got \(outerLearningRate)") }
+        self.outerLearningRate = outerLearningRate
+        self.momentum = momentum
+    }
+
+    public mutating func contribution(pseudoGradient: ParameterSet, metadata: UpdateMetadata) throws -> OuterContribution {
+        try OptimizerChecks.requireFinite(pseudoGradient)
+        return .dense(pseudoGradient)
+    }
+
+    public mutating func apply(aggregate: ParameterSet, to parameters: inout ParameterSet) throws {
+        try OptimizerChecks.requireCompatible(parameters, aggregate)
+        try OptimizerChecks.requireFinite(aggregate)
+        var v = velocity ?? ParameterSet(zerosLike: aggregate.layout)
+        velocity = nil
+        OuterKernels.decayAndAdd(&v, decay: momentum, aggregate)
+        let lr = outerLearningRate, mu = momentum
+        aggregate.withUnsafeBufferPointer { g in
+            v.withUnsafeBufferPointer { vb in
+                parameters.withUnsafeMutableBufferPointer { p in
+                    for i in 0..<p.count { p[i] -= lr * (g[i] + mu * vb[i]) }
+                }
+            }
+        }
+        velocity = v
+    }
+
+    /// The mean of dense contributions, added in the order given (pass them in a canonical
+    /// order, e.g. by uid, so every node gets the same bits).
+    /// - Throws: ``OptimizerError`` `.layoutMismatch` if the layouts differ or none are given.
+    public static func average(_ contributions: [ParameterSet]) throws -> ParameterSet {
+        guard let first = contributions.first else { throw OptimizerError(.layoutMismatch, "no contributions to average") }
+        var sum = ParameterSet(zerosLike: first.layout)
+        for c in contributions {
+            guard c.layout == first.layout else { throw OptimizerError(.layoutMismatch, "contributions have different layouts") }
+            try sum.axpy(1, c)
+        }
+        sum.scale(by: 1 / Float(contributions.count))
+        return sum
+    }
+}
+
+enum OuterKernels {
+    /// `state ← decay · state + x` in one pass.
+    static func decayAndAdd(_ state: inout ParameterSet, decay: Float, _ x: ParameterSet) {
+        let n = state.scalarCount
+        x.withUnsafeBufferPointer { xs in
+            state.withUnsafeMutableBufferPointer { ss in
+                let xp = xs.baseAddress!, sp = ss.baseAddress!
+                ParallelLoop.forEachRange(count: n, minimumChunk: 1 << 16) { range in
+                    for i in range { sp[i] = decay * sp[i] + xp[i] }
+                }
+            }
+        }
+    }
+}
