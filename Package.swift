@@ -46,7 +46,7 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"], exclude: ["make_rng_vectors.py"]),
+        .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"], exclude: ["make_rng_vectors.py", "make_xxhash_vectors.py"]),
         .testTarget(
             name: "TesseraTensorTests",
             dependencies: ["TesseraTensor", "TesseraCore"],

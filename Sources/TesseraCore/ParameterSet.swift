@@ -97,6 +97,7 @@ public struct ParameterSet: Sendable, Equatable {
         let n = layout.scalarCount
         self.scalars = [Float](unsafeUninitializedCapacity: n) { buffer, initialized in
             if let base = buffer.baseAddress {
+                MemoryAdvice.preferHugePages(UnsafeMutableRawPointer(base), byteCount: n * 4)
                 ParallelLoop.forEachRange(count: n, minimumChunk: 1 << 18) { range in
                     (base + range.lowerBound).initialize(repeating: 0, count: range.count)
                 }
@@ -109,6 +110,9 @@ public struct ParameterSet: Sendable, Equatable {
     public init(layout: ParameterLayout, initializingWith initializer: (UnsafeMutableBufferPointer<Float>) -> Void) {
         self.layout = layout
         self.scalars = [Float](unsafeUninitializedCapacity: layout.scalarCount) { buffer, initialized in
+            if let base = buffer.baseAddress {
+                MemoryAdvice.preferHugePages(UnsafeMutableRawPointer(base), byteCount: buffer.count * 4)
+            }
             initializer(buffer)
             initialized = layout.scalarCount
         }

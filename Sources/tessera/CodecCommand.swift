@@ -40,11 +40,15 @@ struct CodecCommand: ParsableCommand {
         @OptionGroup var options: CodecOptions
         @Option(help: "Window recorded in the metadata.") var window: UInt64 = 0
         @Option(help: "Uid recorded in the metadata.") var uid: UInt32 = 0
+        @Option(help: "Body compression: zstd or none.") var compression: String = "zstd"
 
         func run() throws {
+            guard let bodyCompression = ["zstd": WireFormat.Compression.zstd, "none": .none][compression] else {
+                throw ValidationError("--compression must be zstd or none")
+            }
             let values = try SafeTensorsFile(contentsOf: `in`).parameterSet()
             let encoded = try options.codec().encode(values, metadata: UpdateMetadata(window: window, uid: uid))
-            let bytes = try WireFormat.serialize(encoded.compressed)
+            let bytes = try WireFormat.serialize(encoded.compressed, compression: bodyCompression)
             try Data(bytes).write(to: URL(fileURLWithPath: out), options: .atomic)
             printJSON(["tensors": values.count, "parameters": values.scalarCount, "bytes": bytes.count,
                        "bytes_per_param": Double(bytes.count) / Double(max(values.scalarCount, 1))])
