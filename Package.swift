@@ -9,10 +9,17 @@ let package = Package(
         .library(name: "TesseraTensor", targets: ["TesseraTensor"]),
         .library(name: "TesseraOptimizer", targets: ["TesseraOptimizer"]),
         .library(name: "TesseraCodec", targets: ["TesseraCodec"]),
+        .library(name: "TesseraData", targets: ["TesseraData"]),
+        .library(name: "TesseraStorage", targets: ["TesseraStorage"]),
+        .library(name: "TesseraS3", targets: ["TesseraS3"]),
         .executable(name: "tessera", targets: ["tessera"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C system libraries. Imported with `internal import` so they never leak into public API.
@@ -35,13 +42,30 @@ let package = Package(
         .target(name: "TesseraCodec", dependencies: ["TesseraCore", "CBLAS", "CZstd"]),
         // Inner optimizers (AdamW, SGD, schedules) and outer optimizers (SparseLoCo, DeMo, DiLoCo).
         .target(name: "TesseraOptimizer", dependencies: ["TesseraCore", "TesseraCodec"]),
+        // Slice sampling, token sources, the synthetic corpus.
+        .target(name: "TesseraData", dependencies: ["TesseraCore", .product(name: "Crypto", package: "swift-crypto")]),
+        // The StorageBackend protocol, in-memory and filesystem backends, the object key layout.
+        .target(name: "TesseraStorage", dependencies: ["TesseraCore"]),
+        // S3 / R2 backend over AsyncHTTPClient (its own product: only its users build an HTTP stack).
+        .target(
+            name: "TesseraS3",
+            dependencies: [
+                "TesseraStorage",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // Umbrella: re-exports the protocol modules.
-        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraTensor", "TesseraOptimizer", "TesseraCodec"]),
+        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraTensor", "TesseraOptimizer", "TesseraCodec", "TesseraData", "TesseraStorage"]),
         // Command-line tool.
         .executableTarget(
             name: "tessera",
             dependencies: [
                 "Tessera",
+                "TesseraS3",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -55,6 +79,11 @@ let package = Package(
         .testTarget(name: "TesseraOptimizerTests", dependencies: ["TesseraOptimizer", "TesseraCore", "TesseraCodec"]),
         .testTarget(name: "TesseraCodecTests", dependencies: ["TesseraCodec", "TesseraCore"], resources: [.copy("Golden")]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CZstd"]),
+        .testTarget(name: "TesseraDataTests", dependencies: ["TesseraData", "TesseraCore"], exclude: ["make_sampling_vectors.py"]),
+        .testTarget(
+            name: "TesseraStorageTests",
+            dependencies: ["TesseraStorage", "TesseraS3", "TesseraCore", .product(name: "Logging", package: "swift-log")]
+        ),
 
         // Examples are built by CI so they cannot drift from the API.
         .executableTarget(name: "TrainTinyLlama", dependencies: ["Tessera"], path: "Examples/TrainTinyLlama"),

@@ -3,3 +3,5 @@
 @_exported public import TesseraTensor
 @_exported public import TesseraOptimizer
 @_exported public import TesseraCodec
+@_exported public import TesseraData
+@_exported public import TesseraStorage

@@ -40,8 +40,14 @@ enum AggregationSupport {
             for (a, b) in zip(u.tensors, first.tensors) where a.geometry != b.geometry || a.k != b.k {
                 throw CodecError(.layoutMismatch, tensor: a.name, "updates use different chunkings")
             }
-            for t in u.tensors where t.indices.count != t.geometry.chunkCount * t.k || t.values.count != t.indices.count {
-                throw CodecError(.wrongIndexCount, tensor: t.name, "sparse tensor holds \(t.indices.count) indices and \(t.values.count) values for \(t.geometry.chunkCount) chunks of k = \(t.k)")
+            for t in u.tensors {
+                guard t.indices.count == t.geometry.chunkCount * t.k, t.values.count == t.indices.count else {
+                    throw CodecError(.wrongIndexCount, tensor: t.name, "sparse tensor holds \(t.indices.count) indices and \(t.values.count) values for \(t.geometry.chunkCount) chunks of k = \(t.k)")
+                }
+                let size = t.geometry.chunkSize
+                if let bad = t.indices.first(where: { Int($0) >= size }) {
+                    throw CodecError(.indexOutOfRange, tensor: t.name, "index \(bad) is outside chunks of \(size)")
+                }
             }
         }
         return first.transform
@@ -143,7 +149,7 @@ public struct CoordinateMedian: Aggregator {
     public func aggregate(_ updates: [SparseUpdate], layout: ParameterLayout) throws -> ParameterSet {
         try CoordinateStatistics.aggregate(updates, layout: layout) { values in
             let n = values.count
-            return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2
+            return n % 2 == 1 ? values[n / 2] : values[n / 2 - 1] / 2 + values[n / 2] / 2
         }
     }
 }

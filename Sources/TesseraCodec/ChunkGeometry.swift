@@ -29,6 +29,7 @@ public struct ChunkGeometry: Hashable, Sendable, Codable {
     /// - Throws: ``CodecError`` `.malformedHeader` unless the chunk sides are positive divisors.
     public init(rows: Int, columns: Int, chunkRows: Int, chunkColumns: Int, tensor: String) throws {
         guard rows >= 0, columns >= 0, chunkRows > 0, chunkColumns > 0,
+            chunkRows <= max(rows, 1), chunkColumns <= max(columns, 1), chunkRows <= 65_536, chunkColumns <= 65_536,
             rows % chunkRows == 0, columns % chunkColumns == 0
         else {
             throw CodecError(.malformedHeader, tensor: tensor, "chunk \(chunkRows)×\(chunkColumns) does not tile a \(rows)×\(columns) matrix")

@@ -100,7 +100,7 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
                         let n = g.chunkSize
                         let chunkValues = UnsafeMutablePointer<Float>.allocate(capacity: n)
                         let keys = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
-                        let histogram = UnsafeMutablePointer<UInt16>.allocate(capacity: TopKSelection.bucketCount)
+                        let histogram = UnsafeMutablePointer<UInt32>.allocate(capacity: TopKSelection.bucketCount)
                         histogram.initialize(repeating: 0, count: TopKSelection.bucketCount)
                         defer {
                             chunkValues.deallocate()
@@ -185,6 +185,9 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
             try t.indexBytes.withUnsafeBytes { raw in
                 switch t.indexCoding {
                 case .packed12:
+                    guard t.riceParameter == 0 else {
+                        throw CodecError(.malformedHeader, tensor: t.name, "Rice parameter \(t.riceParameter) on 12-bit indices must be 0")
+                    }
                     guard raw.count == IndexStream.packed12ByteCount(kept) else {
                         throw CodecError(.wrongIndexCount, tensor: t.name, "\(raw.count) index bytes for \(kept) 12-bit indices")
                     }

@@ -133,7 +133,7 @@ enum Quantization {
             let inv: Float = p.scale > 0 ? 1 / p.scale : 0
             for i in 0..<n {
                 let q = min(max((values[i] * inv).rounded(.toNearestOrEven), -127), 127)
-                decoded[i] = q * p.scale
+                decoded[i] = Float(Int(q)) * p.scale  // via Int: −0 becomes +0, as the receiver decodes
                 packed[i] = UInt8(bitPattern: Int8(q))
             }
         case .int4:
@@ -141,7 +141,7 @@ enum Quantization {
             packed.initialize(repeating: 0, count: (n + 1) / 2)
             for i in 0..<n {
                 let q = min(max((values[i] * inv).rounded(.toNearestOrEven), -7), 7)
-                decoded[i] = q * p.scale
+                decoded[i] = Float(Int(q)) * p.scale
                 packed[i >> 1] |= UInt8(Int(q) + 8) << (4 * UInt8(i & 1))
             }
         case .lookup2:

@@ -52,7 +52,7 @@ enum TopKSelection {
     /// magnitude; only that bucket's elements go through quickselect on full keys.
     /// `histogram` must hold ``bucketCount`` zeros and is left zeroed; `scratch` holds n keys.
     static func select(
-        _ values: UnsafePointer<Float>, count n: Int, k: Int, histogram: UnsafeMutablePointer<UInt16>,
+        _ values: UnsafePointer<Float>, count n: Int, k: Int, histogram: UnsafeMutablePointer<UInt32>,
         scratch: UnsafeMutablePointer<UInt64>, indices: UnsafeMutablePointer<UInt16>, selected: UnsafeMutablePointer<Float>
     ) {
         if k >= n {

@@ -160,7 +160,7 @@ public enum WireFormat {
                 throw CodecError(.malformedHeader, tensor: name, "shape \(shape) is too large")
             }
             let columns = shape.last ?? 1
-            let rows = shape.count <= 1 ? 1 : elements / max(columns, 1)
+            let rows = shape.count <= 1 ? 1 : shape.dropLast().reduce(1, *)
             let geometry = try ChunkGeometry(rows: rows, columns: columns, chunkRows: Int(try r.u32("chunk rows")),
                                              chunkColumns: Int(try r.u32("chunk columns")), tensor: name)
             let k = Int(try r.u32("k"))

@@ -40,6 +40,11 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable, Hashable, Cod
         state = (mixer.next(), mixer.next(), mixer.next(), mixer.next())
     }
 
+    /// A generator with the given state (which must not be all zeros).
+    public init(state: (UInt64, UInt64, UInt64, UInt64)) {
+        self.state = state
+    }
+
     /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         let result = rotateLeft(state.1 &* 5, 7) &* 9

@@ -37,18 +37,25 @@ public struct SparseLoCo<Codec: GradientCodec>: OuterOptimizer {
     /// Creates the optimizer.
     /// - Throws: ``OptimizerError`` `.invalidHyperparameter` for β outside [0, 1] or a negative rate.
     public init(codec: Codec, errorFeedbackDecay: Float = 0.95, outerLearningRate: Float = 1.0) throws {
-        guard (0...1).contains(errorFeedbackDecay) else { throw OptimizerError(.invalidHyperparameter, "error-feedback decay must be in [0, 1], got \(errorFeedbackDecay)") }
-        guard outerLearningRate >= 0, outerLearningRate.isFinite else { throw OptimizerError(.invalidHyperparameter, "outer learning rate must be finite and ≥ 0, got \(outerLearningRate)") }
+        try Self.validate(decay: errorFeedbackDecay, rate: outerLearningRate)
         self.codec = codec
         self.errorFeedbackDecay = errorFeedbackDecay
         self.outerLearningRate = outerLearningRate
     }
 
+    static func validate(decay: Float, rate: Float) throws {
+        guard (0...1).contains(decay) else { throw OptimizerError(.invalidHyperparameter, "error-feedback decay must be in [0, 1], got \(decay)") }
+        guard rate >= 0, rate.isFinite else { throw OptimizerError(.invalidHyperparameter, "outer learning rate must be finite and ≥ 0, got \(rate)") }
+    }
+
+    /// Folds Δ into the error feedback and encodes it. On any error the state is unchanged.
     public mutating func contribution(pseudoGradient: ParameterSet, metadata: UpdateMetadata) throws -> OuterContribution {
+        try Self.validate(decay: errorFeedbackDecay, rate: outerLearningRate)
         try OptimizerChecks.requireFinite(pseudoGradient)
+        if let existing = errorFeedback, existing.layout != pseudoGradient.layout {
+            throw OptimizerError(.layoutMismatch, "pseudo-gradient layout differs from the error feedback's")
+        }
         var e = errorFeedback ?? ParameterSet(zerosLike: pseudoGradient.layout)
-        errorFeedback = nil
-        guard e.layout == pseudoGradient.layout else { throw OptimizerError(.layoutMismatch, "pseudo-gradient layout differs from the error feedback's") }
         OuterKernels.decayAndAdd(&e, decay: errorFeedbackDecay, pseudoGradient)
         let encoded = try codec.encode(e, metadata: metadata)
         try encoded.transmitted.addScaled(-1, into: &e)
@@ -57,7 +64,9 @@ public struct SparseLoCo<Codec: GradientCodec>: OuterOptimizer {
     }
 
     public mutating func apply(aggregate: ParameterSet, to parameters: inout ParameterSet) throws {
+        try Self.validate(decay: errorFeedbackDecay, rate: outerLearningRate)
         try OptimizerChecks.requireCompatible(parameters, aggregate)
+        try OptimizerChecks.requireFinite(aggregate)
         try parameters.axpy(-outerLearningRate, aggregate)
     }
 }
@@ -78,18 +87,20 @@ public struct DeMo<Codec: GradientCodec>: OuterOptimizer {
     /// Creates the optimizer.
     /// - Throws: ``OptimizerError`` `.invalidHyperparameter` for β outside [0, 1] or a negative rate.
     public init(codec: Codec, momentumDecay: Float = 0.999, learningRate: Float = 4e-4) throws {
-        guard (0...1).contains(momentumDecay) else { throw OptimizerError(.invalidHyperparameter, "momentum decay must be in [0, 1], got \(momentumDecay)") }
-        guard learningRate >= 0, learningRate.isFinite else { throw OptimizerError(.invalidHyperparameter, "learning rate must be finite and ≥ 0, got \(learningRate)") }
+        try SparseLoCo<Codec>.validate(decay: momentumDecay, rate: learningRate)
         self.codec = codec
         self.momentumDecay = momentumDecay
         self.learningRate = learningRate
     }
 
+    /// Folds Δ into the momentum and encodes it. On any error the state is unchanged.
     public mutating func contribution(pseudoGradient: ParameterSet, metadata: UpdateMetadata) throws -> OuterContribution {
+        try SparseLoCo<Codec>.validate(decay: momentumDecay, rate: learningRate)
         try OptimizerChecks.requireFinite(pseudoGradient)
+        if let existing = momentum, existing.layout != pseudoGradient.layout {
+            throw OptimizerError(.layoutMismatch, "pseudo-gradient layout differs from the momentum's")
+        }
         var m = momentum ?? ParameterSet(zerosLike: pseudoGradient.layout)
-        momentum = nil
-        guard m.layout == pseudoGradient.layout else { throw OptimizerError(.layoutMismatch, "pseudo-gradient layout differs from the momentum's") }
         OuterKernels.decayAndAdd(&m, decay: momentumDecay, pseudoGradient)
         let encoded = try codec.encode(m, metadata: metadata)
         try encoded.transmitted.addScaled(-1, into: &m)
@@ -98,6 +109,7 @@ public struct DeMo<Codec: GradientCodec>: OuterOptimizer {
     }
 
     public mutating func apply(aggregate: ParameterSet, to parameters: inout ParameterSet) throws {
+        try SparseLoCo<Codec>.validate(decay: momentumDecay, rate: learningRate)
         try OptimizerChecks.requireCompatible(parameters, aggregate)
         let lr = learningRate
         aggregate.withUnsafeBufferPointer { g in
@@ -120,9 +132,13 @@ public struct DiLoCo: OuterOptimizer {
 
     /// Creates the optimizer.
     /// - Throws: ``OptimizerError`` `.invalidHyperparameter` for μ outside [0, 1) or a negative rate.
-    public init(outerLearningRate: Float = 0.7, momentum: Float = 0.9) throws {
+    static func validate(rate: Float, momentum: Float) throws {
         guard (0..<1).contains(momentum) else { throw OptimizerError(.invalidHyperparameter, "momentum must be in [0, 1), got \(momentum)") }
-        guard outerLearningRate >= 0, outerLearningRate.isFinite else { throw OptimizerError(.invalidHyperparameter, "outer learning rate must be finite and ≥ 0, got \(outerLearningRate)") }
+        guard rate >= 0, rate.isFinite else { throw OptimizerError(.invalidHyperparameter, "outer learning rate must be finite and ≥ 0, got \(rate)") }
+    }
+
+    public init(outerLearningRate: Float = 0.7, momentum: Float = 0.9) throws {
+        try Self.validate(rate: outerLearningRate, momentum: momentum)
         self.outerLearningRate = outerLearningRate
         self.momentum = momentum
     }
@@ -133,10 +149,13 @@ public struct DiLoCo: OuterOptimizer {
     }
 
     public mutating func apply(aggregate: ParameterSet, to parameters: inout ParameterSet) throws {
+        try Self.validate(rate: outerLearningRate, momentum: momentum)
         try OptimizerChecks.requireCompatible(parameters, aggregate)
         try OptimizerChecks.requireFinite(aggregate)
+        if let existing = velocity, existing.layout != aggregate.layout {
+            throw OptimizerError(.layoutMismatch, "aggregate layout differs from the velocity's")
+        }
         var v = velocity ?? ParameterSet(zerosLike: aggregate.layout)
-        velocity = nil
         OuterKernels.decayAndAdd(&v, decay: momentum, aggregate)
         let lr = outerLearningRate, mu = momentum
         aggregate.withUnsafeBufferPointer { g in

@@ -26,6 +26,8 @@ extension ModelCommand {
         @Option(help: "Seed for initialization and batches.") var seed: UInt64 = 0
         @Option(name: .customLong("text"), help: "Train on the bytes of this file (repeatable); default: a fixed pool of random sequences.")
         var textFiles: [String] = []
+        @Flag(help: "Train on the synthetic Markov corpus (vocabulary = the model's) and report the gap to its entropy floor.")
+        var synthetic = false
         @Option(help: "Threads for BLAS and parallel loops.") var threads: Int?
         @Option(help: "Write the trained weights to this safetensors file.") var out: String?
 
@@ -39,11 +41,20 @@ extension ModelCommand {
             let configuration = try loadConfiguration(config)
             let length = sequenceLength ?? configuration.contextLength
             var model = try LlamaModel(configuration: configuration, seed: seed)
-            var data = try BatchSource(
-                textFiles: textFiles, vocabularySize: configuration.vocabularySize, batchSize: batch,
-                sequenceLength: length, seed: seed &+ 1)
+            if synthetic, !textFiles.isEmpty { throw ValidationError("choose --synthetic or --text, not both") }
+            var data = synthetic
+                ? BatchSource(
+                    synthetic: try SyntheticCorpus(
+                        configuration: .init(vocabularySize: configuration.vocabularySize, seed: seed),
+                        sampleLength: length, sampleCount: 1 << 30),
+                    batchSize: batch, seed: seed &+ 1)
+                : try BatchSource(
+                    textFiles: textFiles, vocabularySize: configuration.vocabularySize, batchSize: batch,
+                    sequenceLength: length, seed: seed &+ 1)
             var optimizer = try AdamW(learningRate: lr, beta1: 0.9, beta2: 0.95, weightDecay: weightDecay)
-            print("model: \(model.parameterCount) parameters; data: \(data.isRandomPool ? "64 random sequences" : "bytes of \(textFiles.joined(separator: ", "))"); batch \(batch) × \(length) tokens")
+            let description = data.lossFloor.map { String(format: "synthetic Markov corpus (loss floor %.4f nats)", $0) }
+                ?? (data.isRandomPool ? "64 random sequences" : "bytes of \(textFiles.joined(separator: ", "))")
+            print("model: \(model.parameterCount) parameters; data: \(description); batch \(batch) × \(length) tokens")
             let bar = ProgressBar(total: steps)
             var first: Float = 0, last: Float = 0
             for step in 1...steps {
@@ -59,6 +70,9 @@ extension ModelCommand {
                 bar.render(step, suffix: String(format: "loss %.4f", loss))
             }
             print(String(format: "loss %.4f → %.4f over %d steps", first, last, steps))
+            if let floor = data.lossFloor {
+                print(String(format: "entropy floor %.4f nats; gap to the floor %.4f nats", floor, Double(last) - floor))
+            }
             if let out {
                 var writer = SafeTensorsWriter()
                 try writer.add(model.parameters)

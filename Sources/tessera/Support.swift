@@ -73,8 +73,21 @@ func printJSON(_ pairs: KeyValuePairs<String, Any>) {
 struct BatchSource {
     private var generator: Xoshiro256StarStar
     private let corpus: [Int32]
+    private var synthetic: SyntheticCorpus?
     let batchSize: Int
     let sequenceLength: Int
+
+    /// Batches of the synthetic Markov corpus (uniformly drawn sample ids).
+    init(synthetic: SyntheticCorpus, batchSize: Int, seed: UInt64) {
+        generator = Xoshiro256StarStar(seed: seed)
+        corpus = []
+        self.synthetic = synthetic
+        self.batchSize = batchSize
+        self.sequenceLength = synthetic.sampleLength
+    }
+
+    /// The loss floor of the data, when known.
+    var lossFloor: Double? { synthetic?.sampleLossFloor }
 
     /// Byte-level tokens of the given files (vocabulary ≥ 256), or, without files, a fixed pool
     /// of 64 seeded random sequences (which a model can learn by heart).
@@ -101,9 +114,14 @@ struct BatchSource {
         }
     }
 
-    var isRandomPool: Bool { corpus.count == 64 * (sequenceLength + 1) }
+    var isRandomPool: Bool { synthetic == nil && corpus.count == 64 * (sequenceLength + 1) }
 
     mutating func next() throws -> TokenBatch {
+        if let corpus = synthetic {
+            var ids: [UInt64] = []
+            for _ in 0..<batchSize { ids.append(BoundedRandom.next(upTo: UInt64(corpus.sampleCount), using: &generator)) }
+            return try corpus.batch(ids)
+        }
         let row = sequenceLength + 1
         var tokens: [Int32] = []
         tokens.reserveCapacity(batchSize * row)

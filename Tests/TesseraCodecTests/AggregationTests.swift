@@ -112,14 +112,14 @@ struct AggregationTests {
     func hugePeerClipped() throws {
         let layout = try Self.layout()
         let codec = try makeCodec(k: 24, quantizer: .float32)
-        let updates = try Self.peers(5, layout: layout, codec: codec) { $0 == 3 ? 1e6 : 1 }
+        let updates = try Self.peers(5, layout: layout, codec: codec) { $0 == 3 ? 1e3 : 1 }
         let result = try MedianNormClippedMean().aggregate(updates, layout: layout)
         #expect(result.isFinite)
         for (t, d) in layout.descriptors.enumerated() {
             let norms = updates.map { $0.tensors[t].norm }
             let median = norms.sorted()[2]
             let huge = norms[3]
-            #expect(huge > 1e5 * median)
+            #expect(huge > 500 * median)
             // On coordinates only the huge peer selected, the aggregate is its value · median/‖v‖,
             // so its effective norm is the median norm.
             var ratios: [Double] = []
@@ -130,9 +130,9 @@ struct AggregationTests {
             for r in ratios {
                 #expect(abs(r * huge - median) <= 1e-5 * median, "\(d.name): effective norm \(r * huge), median \(median)")
             }
-            // Nothing in the aggregate is larger than what the normal peers send.
-            let largest = updates.enumerated().filter { $0.offset != 3 }.flatMap { $0.element.tensors[t].values.map(abs) }.max()!
-            #expect(result.scalars[d.range].map(abs).max()! <= largest * 1.0001, "\(d.name)")
+            // Every clipped peer has norm ≤ median, so no coordinate's mean can exceed it.
+            let largest = Double(result.scalars[d.range].map(abs).max()!)
+            #expect(largest <= median * (1 + 1e-6), "\(d.name): |aggregate| reaches \(largest), median norm \(median)")
         }
     }
 

@@ -22,7 +22,7 @@ struct CodecRoundTripTests {
         let metadata = UpdateMetadata(window: 9, uid: 4, hotkey: "5F…", modelVersion: "tiny-1", innerSteps: 30)
         let encoded = try codec.encode(input, metadata: metadata)
         let decoded = try codec.decode(encoded.compressed, layout: layout)
-        #expect(decoded == encoded.transmitted)
+        expectSame(decoded, encoded.transmitted, "decoded vs transmitted")
         for (d, t) in zip(decoded.tensors, encoded.transmitted.tensors) {
             expectBitwiseEqual(d.values, t.values, "\(t.name) values")
         }
@@ -35,7 +35,7 @@ struct CodecRoundTripTests {
             #expect(c.quantization.lookup.count == (setting.quantizer == .lookup2 ? 4 : 0), "\(c.name)")
         }
         // A pure function of its input: the same bytes again.
-        #expect(try codec.encode(input, metadata: metadata).compressed == encoded.compressed)
+        expectSame(try codec.encode(input, metadata: metadata).compressed, encoded.compressed, "second encoding")
     }
 
     @Test("the dense result holds the values exactly at the selected positions and 0 elsewhere",
@@ -83,7 +83,7 @@ struct CodecRoundTripTests {
         let encoded = try setting.codec(k: Self.k).encode(input, metadata: UpdateMetadata())
         let exact = try Self.exactKept(input, setting)
         for ((c, t), e) in zip(zip(encoded.compressed.tensors, encoded.transmitted.tensors), exact.tensors) {
-            #expect(t.indices == e.indices, "\(t.name): selection depends on the quantizer")
+            expectSame(t.indices, e.indices, "\(t.name): selection depends on the quantizer")
             let v = e.values, d = t.values
             switch setting.quantizer {
             case .float32:
@@ -129,6 +129,24 @@ struct CodecRoundTripTests {
             let expected = counts[b] > 0 ? sums[b] / Double(counts[b]) : 0
             #expect(abs(Double(p.lookup[b]) - expected) <= 1e-6 * max(abs(expected), 1e-6), "\(c.name): lookup[\(b)] = \(p.lookup[b]), bin mean \(expected)", sourceLocation: sourceLocation)
         }
+    }
+
+    /// Keeping every value, many are below half a quantization step; those of them that are
+    /// negative round to a code of −0. The encoder's copy must still be bit-identical to what a
+    /// receiver decodes (the aggregator's canonical order hashes the value bits).
+    @Test("transmitted values are bit-identical to decoded ones, signed zeros included", arguments: ValueQuantizer.allCases)
+    func transmittedBitsEqualDecodedBits(quantizer: ValueQuantizer) throws {
+        let layout = try makeLayout([("w", [16, 16])])
+        var generator = Xoshiro256StarStar(seed: 22)
+        // One large value per chunk row, the rest tiny: most codes are 0 and half of those negative.
+        let values = (0..<256).map { i -> Float in i % 16 == 0 ? 1 : 0.001 * Float(generator.nextStandardNormal()) }
+        let input = try ParameterSet(layout: layout, scalars: values)
+        let codec = try makeCodec(side: 16, k: 256, quantizer: quantizer)
+        let encoded = try codec.encode(input, metadata: UpdateMetadata())
+        let decoded = try codec.decode(WireFormat.parse(WireFormat.serialize(encoded.compressed), layout: layout), layout: layout)
+        expectBitwiseEqual(encoded.transmitted.tensors[0].values, decoded.tensors[0].values, "\(quantizer): transmitted vs decoded bits")
+        let negativeZeros = encoded.transmitted.tensors[0].values.filter { $0 == 0 && $0.sign == .minus }.count
+        #expect(negativeZeros == 0, "\(quantizer): the encoder reports \(negativeZeros) values as −0, which no code decodes to")
     }
 
     @Test("2-bit lookup: a single kept value and an all-equal tensor decode exactly")
@@ -285,9 +303,9 @@ struct CodecRoundTripTests {
         #expect(riceBytes < kept * 3 / 2 * 3 / 4, "Rice: \(riceBytes) bytes, 12-bit: \(kept * 3 / 2)")
         let fromRice = try makeCodec(indexCoding: .rice).decode(rice.compressed, layout: layout)
         let fromPacked = try makeCodec(indexCoding: .packed12).decode(packed.compressed, layout: layout)
-        #expect(fromRice.tensors[0].indices == fromPacked.tensors[0].indices)
-        #expect(fromRice == fromPacked)
-        #expect(fromRice == rice.transmitted)
+        expectSame(fromRice.tensors[0].indices, fromPacked.tensors[0].indices, "indices")
+        expectSame(fromRice, fromPacked, "Rice vs 12-bit decode")
+        expectSame(fromRice, rice.transmitted, "Rice decode vs transmitted")
     }
 
     @Test("encoding does not depend on the thread count", arguments: [ChunkTransform.none, .dct])
@@ -297,7 +315,7 @@ struct CodecRoundTripTests {
         let codec = try makeCodec(transform: transform)
         let one = try withThreads(1) { try codec.encode(input, metadata: UpdateMetadata()) }
         let two = try withThreads(2) { try codec.encode(input, metadata: UpdateMetadata()) }
-        #expect(one.compressed == two.compressed)
-        #expect(try WireFormat.serialize(one.compressed) == WireFormat.serialize(two.compressed))
+        expectSame(one.compressed, two.compressed, "1 vs 2 threads")
+        expectSame(try WireFormat.serialize(one.compressed), try WireFormat.serialize(two.compressed), "bytes, 1 vs 2 threads")
     }
 }

@@ -60,7 +60,7 @@ func expectCodecError<R>(
 ) -> CodecError? {
     do {
         let result = try body()
-        Issue.record("expected CodecError.\(code), got a result: \(result)\(comment.map { " — \($0)" } ?? "")", sourceLocation: sourceLocation)
+        Issue.record("expected CodecError.\(code), got a result of type \(type(of: result))\(comment.map { " — \($0)" } ?? "")", sourceLocation: sourceLocation)
         return nil
     } catch let error as CodecError {
         #expect(error.code == code, "expected .\(code), got \(error)\(comment.map { " — \($0)" } ?? "")", sourceLocation: sourceLocation)
@@ -157,4 +157,9 @@ func withThreads<R>(_ threads: Int, _ body: () throws -> R) throws -> R {
         ParallelLoop.maximumThreads = threads
         return try body()
     }
+}
+
+/// `actual == expected` without dumping large values into the failure message.
+func expectSame<T: Equatable>(_ actual: T, _ expected: T, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    if actual != expected { Issue.record("\(what): values differ", sourceLocation: sourceLocation) }
 }

@@ -14,7 +14,7 @@ struct TopKTests {
         case ties
         /// Every value 0.5.
         case allEqual
-        /// ±0 and ±1e-40 (subnormal): ties between signed zeros and between subnormals.
+        /// ±0 and ±1e-43 (subnormal): ties between signed zeros and between subnormals.
         case zerosAndSubnormals
         /// 1 + 0.06·u: every magnitude falls in one histogram bucket (exponent + 4 mantissa bits).
         case oneBucket
@@ -27,7 +27,9 @@ struct TopKTests {
             case .normal: return g.normalFloats(count: count, standardDeviation: 1)
             case .ties: return (0..<count).map { _ in [Float(-1), 0, 1, 2][Int(g.next() % 4)] }
             case .allEqual: return [Float](repeating: 0.5, count: count)
-            case .zerosAndSubnormals: return (0..<count).map { _ in [Float(-0.0), 0, 1e-40, -1e-40][Int(g.next() % 4)] }
+            case .zerosAndSubnormals:
+                let tiny = Float.leastNonzeroMagnitude * 70  // ≈ 1e-43, subnormal
+                return (0..<count).map { _ in [Float(-0.0), 0, tiny, -tiny][Int(g.next() % 4)] }
             case .oneBucket: return (0..<count).map { _ in 1 + 0.06 * Float(g.nextUnitDouble()) }
             case .wideRange:
                 return (0..<count).map { _ in
@@ -100,7 +102,7 @@ struct TopKTests {
         let codec = try makeCodec(k: 32, quantizer: .float32)
         let one = try withThreads(1) { try codec.encode(input, metadata: UpdateMetadata()).transmitted }
         let two = try withThreads(2) { try codec.encode(input, metadata: UpdateMetadata()).transmitted }
-        #expect(one == two)
+        expectSame(one, two, "1 vs 2 threads")
     }
 
     /// A 256×256 chunk (the largest side the configuration accepts) holds 65,536 elements; when
