@@ -36,24 +36,34 @@ extension ModelCommand {
             if let sequenceLength, sequenceLength <= 0 { throw ValidationError("--sequence-length must be positive") }
         }
 
+        private func makeBatchSource(configuration: LlamaConfiguration, length: Int) throws -> BatchSource {
+            if synthetic {
+                let corpus = try SyntheticCorpus(
+                    configuration: .init(vocabularySize: configuration.vocabularySize, seed: seed),
+                    sampleLength: length, sampleCount: 1 << 30)
+                return BatchSource(synthetic: corpus, batchSize: batch, seed: seed &+ 1)
+            }
+            return try BatchSource(
+                textFiles: textFiles, vocabularySize: configuration.vocabularySize, batchSize: batch,
+                sequenceLength: length, seed: seed &+ 1)
+        }
+
         func run() throws {
             if let threads { TensorRuntime.setThreadCount(threads) }
             let configuration = try loadConfiguration(config)
             let length = sequenceLength ?? configuration.contextLength
             var model = try LlamaModel(configuration: configuration, seed: seed)
             if synthetic, !textFiles.isEmpty { throw ValidationError("choose --synthetic or --text, not both") }
-            var data = synthetic
-                ? BatchSource(
-                    synthetic: try SyntheticCorpus(
-                        configuration: .init(vocabularySize: configuration.vocabularySize, seed: seed),
-                        sampleLength: length, sampleCount: 1 << 30),
-                    batchSize: batch, seed: seed &+ 1)
-                : try BatchSource(
-                    textFiles: textFiles, vocabularySize: configuration.vocabularySize, batchSize: batch,
-                    sequenceLength: length, seed: seed &+ 1)
+            var data = try makeBatchSource(configuration: configuration, length: length)
             var optimizer = try AdamW(learningRate: lr, beta1: 0.9, beta2: 0.95, weightDecay: weightDecay)
-            let description = data.lossFloor.map { String(format: "synthetic Markov corpus (loss floor %.4f nats)", $0) }
-                ?? (data.isRandomPool ? "64 random sequences" : "bytes of \(textFiles.joined(separator: ", "))")
+            let description: String
+            if let floor = data.lossFloor {
+                description = String(format: "synthetic Markov corpus (loss floor %.4f nats)", floor)
+            } else if data.isRandomPool {
+                description = "64 random sequences"
+            } else {
+                description = "bytes of " + textFiles.joined(separator: ", ")
+            }
             print("model: \(model.parameterCount) parameters; data: \(description); batch \(batch) × \(length) tokens")
             let bar = ProgressBar(total: steps)
             var first: Float = 0, last: Float = 0
