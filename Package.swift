@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "TesseraData", targets: ["TesseraData"]),
         .library(name: "TesseraStorage", targets: ["TesseraStorage"]),
         .library(name: "TesseraS3", targets: ["TesseraS3"]),
+        .library(name: "TesseraScoring", targets: ["TesseraScoring"]),
+        .library(name: "TesseraTestKit", targets: ["TesseraTestKit"]),
         .executable(name: "tessera", targets: ["tessera"]),
     ],
     dependencies: [
@@ -58,14 +60,19 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // The Scorer protocol, the Gauntlet scorer, OpenSkill ratings, copy detection, weight policy.
+        .target(name: "TesseraScoring", dependencies: ["TesseraCore", "TesseraCodec"]),
         // Umbrella: re-exports the protocol modules.
-        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraTensor", "TesseraOptimizer", "TesseraCodec", "TesseraData", "TesseraStorage"]),
+        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraTensor", "TesseraOptimizer", "TesseraCodec", "TesseraData", "TesseraStorage", "TesseraScoring"]),
+        // The adversary zoo and a harness for testing custom scorers.
+        .target(name: "TesseraTestKit", dependencies: ["Tessera"]),
         // Command-line tool.
         .executableTarget(
             name: "tessera",
             dependencies: [
                 "Tessera",
                 "TesseraS3",
+                "TesseraTestKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -79,14 +86,20 @@ let package = Package(
         .testTarget(name: "TesseraOptimizerTests", dependencies: ["TesseraOptimizer", "TesseraCore", "TesseraCodec"]),
         .testTarget(name: "TesseraCodecTests", dependencies: ["TesseraCodec", "TesseraCore"], resources: [.copy("Golden")]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CZstd"]),
+        .testTarget(name: "TesseraScoringTests", dependencies: ["TesseraScoring", "TesseraTestKit", "Tessera"], exclude: ["make_openskill_vectors.py"]),
         .testTarget(name: "TesseraDataTests", dependencies: ["TesseraData", "TesseraCore"], exclude: ["make_sampling_vectors.py"]),
         .testTarget(
             name: "TesseraStorageTests",
-            dependencies: ["TesseraStorage", "TesseraS3", "TesseraCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "TesseraStorage", "TesseraS3", "TesseraCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
 
         // Examples are built by CI so they cannot drift from the API.
         .executableTarget(name: "TrainTinyLlama", dependencies: ["Tessera"], path: "Examples/TrainTinyLlama"),
+        .executableTarget(name: "CustomScorer", dependencies: ["Tessera", "TesseraTestKit"], path: "Examples/CustomScorer"),
     ]
 )
 

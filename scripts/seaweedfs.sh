@@ -30,7 +30,7 @@ if [[ -z "$command" || -z "$state" ]]; then
 fi
 
 ready_timeout="${SEAWEEDFS_READY_TIMEOUT:-90}"   # seconds to wait for a (re)started server
-stop_timeout="${SEAWEEDFS_STOP_TIMEOUT:-15}"     # seconds between SIGTERM and SIGKILL
+stop_timeout="${SEAWEEDFS_STOP_TIMEOUT:-5}"      # seconds between SIGTERM and SIGKILL
 
 ensure_weed() {
     if ! command -v weed >/dev/null 2>&1; then
@@ -75,7 +75,27 @@ is_running() {
     [[ -f "$state/weed.pid" ]] && kill -0 "$(cat "$state/weed.pid")" 2>/dev/null
 }
 
+# Waits (up to 15 s) until no listener holds any of the server's ports, so a restart can bind.
+wait_ports_free() {
+    # shellcheck disable=SC1091
+    source "$state/ports"
+    local deadline=$((SECONDS + 15)) p busy
+    while ((SECONDS < deadline)); do
+        busy=0
+        for p in "$MASTER_PORT" "$VOLUME_PORT" "$FILER_PORT" "$S3_PORT"; do
+            if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || (exec 3<>"/dev/tcp/127.0.0.1/$((p + 10000))") 2>/dev/null; then
+                busy=1
+            fi
+        done
+        ((busy == 0)) && return 0
+        sleep 0.2
+    done
+    echo "seaweedfs.sh: the server's ports are still in use" >&2
+    return 1
+}
+
 launch() {
+    wait_ports_free
     # shellcheck disable=SC1091
     source "$state/ports"
     # setsid: weed gets its own process group, so stop/kill reach every process it spawns.
@@ -83,12 +103,12 @@ launch() {
         -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -dir="$state/data" \
         -master.port="$MASTER_PORT" -master.port.grpc=$((MASTER_PORT + 10000)) \
-        -master.volumeSizeLimitMB=1024 -volume.max=0 \
+        -master.volumeSizeLimitMB=1024 -master.electionTimeout=1s -volume.max=0 \
         -volume.port="$VOLUME_PORT" -volume.port.grpc=$((VOLUME_PORT + 10000)) -volume.preStopSeconds=0 \
         -filer -filer.port="$FILER_PORT" -filer.port.grpc=$((FILER_PORT + 10000)) \
         -filer.localSocket="$state/filer.sock" \
         -s3 -s3.port="$S3_PORT" -s3.port.grpc=$((S3_PORT + 10000)) \
-        -s3.port.iceberg=0 -s3.port.lance=0 -s3.localSocket="$state/s3.sock" \
+        -s3.port.iceberg=0 -s3.port.lance=0 -s3.localSocket="$state/s3.sock" -s3.domainName=s3.tessera.test \
         -s3.config="$state/s3.json" \
         >>"$state/weed.log" 2>&1 < /dev/null &
     echo $! >"$state/weed.pid"

@@ -8,3 +8,4 @@ swift build --build-tests
 swift test --skip-build
 # The examples are part of the suite: they must keep building and running.
 swift run --skip-build TrainTinyLlama --steps 30
+swift run --skip-build CustomScorer --windows 4

@@ -5,3 +5,4 @@
 @_exported public import TesseraCodec
 @_exported public import TesseraData
 @_exported public import TesseraStorage
+@_exported public import TesseraScoring

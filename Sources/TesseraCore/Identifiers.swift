@@ -7,6 +7,8 @@ public struct UID: RawRepresentable, Hashable, Comparable, Sendable, Codable, Cu
     /// Creates a uid from an integer literal.
     public init(integerLiteral value: UInt16) { rawValue = value }
     public static func < (a: UID, b: UID) -> Bool { a.rawValue < b.rawValue }
+    /// The largest uid.
+    public static let max = UID(rawValue: .max)
     public var description: String { String(rawValue) }
     public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(UInt16.self) }
     public func encode(to encoder: any Encoder) throws {
@@ -24,6 +26,8 @@ public struct Window: RawRepresentable, Hashable, Comparable, Sendable, Codable,
     /// Creates a window from an integer literal.
     public init(integerLiteral value: UInt64) { rawValue = value }
     public static func < (a: Window, b: Window) -> Bool { a.rawValue < b.rawValue }
+    /// The largest window.
+    public static let max = Window(rawValue: .max)
     public var description: String { String(rawValue) }
     public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(UInt64.self) }
     public func encode(to encoder: any Encoder) throws {
@@ -88,5 +92,21 @@ public struct Digest32: Hashable, Sendable, Codable, CustomStringConvertible {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(hex)
+    }
+}
+
+extension UID: CodingKeyRepresentable {
+    /// Encodes as the decimal uid, so `[UID: …]` is a JSON object.
+    public var codingKey: any CodingKey { UIDKey(stringValue: String(rawValue)) }
+    /// Decodes a decimal uid key.
+    public init?<T: CodingKey>(codingKey: T) {
+        guard let value = UInt16(codingKey.stringValue) else { return nil }
+        rawValue = value
+    }
+    private struct UIDKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { Int(stringValue) }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { stringValue = String(intValue) }
     }
 }

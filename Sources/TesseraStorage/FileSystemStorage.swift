@@ -170,7 +170,16 @@ public struct FileSystemStorage: StorageBackend {
             let next = openat(chain.last!, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if next < 0 {
                 let code = errno
+                // Linux reports a symbolic link opened with O_DIRECTORY | O_NOFOLLOW as ENOTDIR,
+                // like a regular file: tell the two apart.
+                var status = stat()
+                let isLink = (code == ENOTDIR || code == ELOOP)
+                    && fstatat(chain.last!, name, &status, AT_SYMLINK_NOFOLLOW) == 0
+                    && (status.st_mode & S_IFMT) == S_IFLNK
                 closeAll(chain)
+                if isLink {
+                    throw ioError("cannot open directory \(name)", key: key, ELOOP)
+                }
                 switch code {
                 case ENOENT, ENOTDIR:
                     // ENOTDIR: a regular file sits where a directory would.
@@ -274,7 +283,7 @@ public struct FileSystemStorage: StorageBackend {
             return nil
         }
         defer { closeAll(chain) }
-        let fd = openat(chain.last!, String(segments.last!), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        let fd = openat(chain.last!, String(segments.last!), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT || errno == ENOTDIR { return nil }
             throw ioError("cannot open the object", key: key)

@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Release-mode benchmarks that print one JSON object (compare with ../shared/reference).",
-        subcommands: [Train.self, Matmul.self, Codec.self, Sample.self]
+        subcommands: [Train.self, Matmul.self, Codec.self, Sample.self, Score.self]
     )
 }
 
