@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "TesseraStorage", targets: ["TesseraStorage"]),
         .library(name: "TesseraS3", targets: ["TesseraS3"]),
         .library(name: "TesseraScoring", targets: ["TesseraScoring"]),
+        .library(name: "TesseraChain", targets: ["TesseraChain"]),
         .library(name: "TesseraTestKit", targets: ["TesseraTestKit"]),
         .executable(name: "tessera", targets: ["tessera"]),
     ],
@@ -60,10 +61,12 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // The ChainClient protocol and LocalChain (in-process, virtual or wall clock).
+        .target(name: "TesseraChain", dependencies: ["TesseraCore", .product(name: "Crypto", package: "swift-crypto")]),
         // The Scorer protocol, the Gauntlet scorer, OpenSkill ratings, copy detection, weight policy.
         .target(name: "TesseraScoring", dependencies: ["TesseraCore", "TesseraCodec"]),
         // Umbrella: re-exports the protocol modules.
-        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraTensor", "TesseraOptimizer", "TesseraCodec", "TesseraData", "TesseraStorage", "TesseraScoring"]),
+        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraTensor", "TesseraOptimizer", "TesseraCodec", "TesseraData", "TesseraStorage", "TesseraScoring", "TesseraChain"]),
         // The adversary zoo and a harness for testing custom scorers.
         .target(name: "TesseraTestKit", dependencies: ["Tessera"]),
         // Command-line tool.
@@ -87,6 +90,7 @@ let package = Package(
         .testTarget(name: "TesseraCodecTests", dependencies: ["TesseraCodec", "TesseraCore"], resources: [.copy("Golden")]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CZstd"]),
         .testTarget(name: "TesseraScoringTests", dependencies: ["TesseraScoring", "TesseraTestKit", "Tessera"], exclude: ["make_openskill_vectors.py"]),
+        .testTarget(name: "TesseraChainTests", dependencies: ["TesseraChain", "TesseraCore"]),
         .testTarget(name: "TesseraDataTests", dependencies: ["TesseraData", "TesseraCore"], exclude: ["make_sampling_vectors.py"]),
         .testTarget(
             name: "TesseraStorageTests",

@@ -6,3 +6,4 @@
 @_exported public import TesseraData
 @_exported public import TesseraStorage
 @_exported public import TesseraScoring
+@_exported public import TesseraChain

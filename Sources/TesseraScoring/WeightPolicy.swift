@@ -64,25 +64,6 @@ public struct WeightPolicy: Hashable, Sendable, Codable {
     }
 }
 
-/// Normalizes float weights to u16 as Bittensor does: scaled so the largest is 65,535, rounded
-/// to nearest; zero weights dropped.
-public enum ChainWeights {
-    /// `(uids, weights)` sorted by uid.
-    public static func normalize(_ weights: [UID: Double]) -> (uids: [UInt16], weights: [UInt16]) {
-        let positive = weights.filter { $0.value > 0 && $0.value.isFinite }.sorted { $0.key < $1.key }
-        guard let maximum = positive.map(\.value).max(), maximum > 0 else { return ([], []) }
-        var uids: [UInt16] = [], values: [UInt16] = []
-        for (uid, w) in positive {
-            let v = UInt16((w / maximum * 65_535).rounded())
-            if v > 0 {
-                uids.append(uid.rawValue)
-                values.append(v)
-            }
-        }
-        return (uids, values)
-    }
-}
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -190,9 +190,4 @@ struct WeightPolicyTests {
         #expect(WeightPolicy().weights([1: 0]).isEmpty)
     }
 
-    @Test func chainNormalizationToU16() {
-        let (uids, values) = ChainWeights.normalize([3: 0.5, 1: 0.25, 2: 0])
-        #expect(uids == [1, 3])
-        #expect(values == [32768, 65535])
-    }
 }
