@@ -220,15 +220,20 @@ public struct DecodeLimits: Hashable, Sendable, Codable {
     public var maximumBodyBytes: Int
     /// Most tensors in one update.
     public var maximumTensorCount: Int
-    /// Largest |value|, |scale|, |shift| or |lookup entry| accepted.
+    /// Largest decoded |value|, |scale|, |shift| or |lookup entry| accepted.
     public var maximumMagnitude: Float
+    /// Most parameters (summed over tensors) an update may describe when no model layout is
+    /// given (with a layout, the layout decides).
+    public var maximumElementCount: Int
 
-    /// Creates limits (defaults: 256 MiB stored, 512 MiB body, 100,000 tensors, |x| ≤ 1e4).
+    /// Creates limits (defaults: 256 MiB stored, 512 MiB body, 100,000 tensors, |x| ≤ 1e4,
+    /// 2³⁰ parameters without a layout).
     public init(maximumStoredBytes: Int = 256 << 20, maximumBodyBytes: Int = 512 << 20,
-                maximumTensorCount: Int = 100_000, maximumMagnitude: Float = 1e4) {
+                maximumTensorCount: Int = 100_000, maximumMagnitude: Float = 1e4, maximumElementCount: Int = 1 << 30) {
         self.maximumStoredBytes = maximumStoredBytes
         self.maximumBodyBytes = maximumBodyBytes
         self.maximumTensorCount = maximumTensorCount
         self.maximumMagnitude = maximumMagnitude
+        self.maximumElementCount = maximumElementCount
     }
 }

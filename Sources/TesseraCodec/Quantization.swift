@@ -163,6 +163,17 @@ enum Quantization {
             }
         }
         guard p.scale >= 0 else { throw CodecError(.malformedHeader, tensor: tensor, "negative scale \(p.scale)") }
+        // The largest value the codes can decode to must respect the bound too.
+        let largest: Float
+        switch quantizer {
+        case .int8: largest = 127 * p.scale
+        case .int4: largest = 7 * p.scale
+        case .lookup2: largest = p.lookup.map { abs($0 + p.shift) }.max() ?? 0
+        case .float32, .float16: largest = 0
+        }
+        guard largest.isFinite, largest <= maximumMagnitude else {
+            throw CodecError(.valueOutOfBounds, tensor: tensor, "decoded values can reach \(largest), above the bound \(maximumMagnitude)")
+        }
         let expectedLookup = quantizer == .lookup2 ? lookupBins : 0
         guard p.lookup.count == expectedLookup else {
             throw CodecError(.malformedHeader, tensor: tensor, "\(quantizer) needs \(expectedLookup) lookup entries, got \(p.lookup.count)")

@@ -93,6 +93,22 @@ public struct SparseTensor: Hashable, Sendable {
     /// The values at those indices (in the transformed domain when the update uses one).
     public var values: [Float]
 
+    /// Checks the invariants unchecked writers rely on: `chunkCount × k` indices and values,
+    /// every index inside its chunk.
+    /// - Throws: ``CodecError`` `.wrongIndexCount` or `.indexOutOfRange`.
+    public func validate() throws {
+        guard k >= 0, indices.count == geometry.chunkCount * k, values.count == indices.count else {
+            throw CodecError(.wrongIndexCount, tensor: name, "\(indices.count) indices and \(values.count) values for \(geometry.chunkCount) chunks of k = \(k)")
+        }
+        let size = geometry.chunkSize
+        if let bad = indices.first(where: { Int($0) >= size }) {
+            throw CodecError(.indexOutOfRange, tensor: name, "index \(bad) is outside chunks of \(size)")
+        }
+        guard geometry.elementCount == shape.reduce(1, *) || (shape.isEmpty && geometry.elementCount == 1) else {
+            throw CodecError(.layoutMismatch, tensor: name, "chunk geometry does not cover shape \(shape)")
+        }
+    }
+
     /// Euclidean norm of the values, accumulated in `Double` in order.
     public var norm: Double {
         values.withUnsafeBufferPointer { DeterministicSum.dot($0, $0) }.squareRoot()
@@ -119,6 +135,7 @@ public struct SparseUpdate: Hashable, Sendable {
             return out
         }
         try Layouts.requireMatch(tensors.map { ($0.name, $0.shape) }, layout)
+        for t in tensors { try t.validate() }
         // Each chunk tiles its own block of the matrix: zero the block and scatter into it while
         // its cache lines are hot, chunks in parallel.
         return ParameterSet(layout: layout) { flat in
@@ -152,6 +169,7 @@ public struct SparseUpdate: Hashable, Sendable {
     /// - Throws: ``CodecError`` `.layoutMismatch` if the tensors do not match `target`'s layout.
     public func addScaled(_ alpha: Float, into target: inout ParameterSet) throws {
         try Layouts.requireMatch(tensors.map { ($0.name, $0.shape) }, target.layout)
+        for t in tensors { try t.validate() }
         let transform = self.transform
         let descriptors = target.layout.descriptors
         target.withUnsafeMutableBufferPointer { flat in

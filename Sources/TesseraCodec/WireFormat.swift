@@ -43,6 +43,10 @@ public enum WireFormat {
         body.u8(update.transform.rawValue)
         body.u32(UInt32(update.tensors.count))
         for t in update.tensors {
+            guard t.shape.allSatisfy({ $0 >= 0 }), t.k >= 0, t.k <= Int(UInt32.max), t.geometry.chunkRows <= Int(UInt32.max),
+                  t.geometry.chunkColumns <= Int(UInt32.max), t.quantization.lookup.count <= 255, (0...255).contains(t.riceParameter),
+                  t.indexBytes.count <= Int(UInt32.max), t.valueBytes.count <= Int(UInt32.max)
+            else { throw CodecError(.invalidConfiguration, tensor: t.name, "a field does not fit the wire format") }
             try body.string16(t.name, field: "tensor name")
             guard t.shape.count <= 255 else { throw CodecError(.invalidConfiguration, tensor: t.name, "rank \(t.shape.count) exceeds 255") }
             body.u8(UInt8(t.shape.count))
@@ -101,8 +105,9 @@ public enum WireFormat {
                 throw CodecError(bytes.count - prefixSize - 8 < Int(clamping: storedLength) ? .truncated : .trailingBytes,
                                  "stored body length \(storedLength) does not match the \(bytes.count - prefixSize - 8) bytes present")
             }
-            guard bodyLength <= UInt64(limits.maximumBodyBytes) else {
-                throw CodecError(.sizeLimitExceeded, "body of \(bodyLength) bytes exceeds the limit of \(limits.maximumBodyBytes)")
+            let bodyLimit = min(limits.maximumBodyBytes, layout.map(Self.largestBody(for:)) ?? Int.max)
+            guard bodyLength <= UInt64(bodyLimit) else {
+                throw CodecError(.sizeLimitExceeded, "body of \(bodyLength) bytes exceeds the limit of \(bodyLimit)")
             }
             let checksumOffset = bytes.count - 8
             let expected = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: checksumOffset, as: UInt64.self))
@@ -114,10 +119,25 @@ public enum WireFormat {
                 guard storedLength == bodyLength else { throw CodecError(.malformedHeader, "uncompressed body lengths differ") }
                 return try parseBody(stored, limits: limits, layout: layout)
             case .zstd:
-                let body = try Zstd.decompress(stored, expectedSize: Int(bodyLength), limit: limits.maximumBodyBytes)
+                let body = try Zstd.decompress(stored, expectedSize: Int(bodyLength), limit: bodyLimit)
                 return try body.withUnsafeBytes { try parseBody($0, limits: limits, layout: layout) }
             }
         }
+    }
+
+    /// The largest body any valid update for `layout` can have: per tensor its table entry, at
+    /// most 4 bytes of values and 4 bytes of index codes per parameter (fp32 with every entry
+    /// kept, Rice codes of ≤ 32 bits), plus the metadata.
+    static func largestBody(for layout: ParameterLayout) -> Int {
+        var total = 1024
+        for d in layout.descriptors {
+            let (bytes, overflow) = d.count.multipliedReportingOverflow(by: 8)
+            guard !overflow else { return Int.max }
+            let (sum, overflow2) = total.addingReportingOverflow(bytes + d.name.utf8.count + 64 + 8 * d.shape.count)
+            guard !overflow2 else { return Int.max }
+            total = sum
+        }
+        return total
     }
 
     private static func parseBody(_ raw: UnsafeRawBufferPointer, limits: DecodeLimits, layout: ParameterLayout?) throws -> CompressedUpdate {
@@ -141,6 +161,7 @@ public enum WireFormat {
             throw CodecError(.layoutMismatch, "\(count) tensors; the model has \(layout.descriptors.count)")
         }
         var table: [(CompressedTensor, Int, Int)] = []
+        var elementTotal = 0
         for i in 0..<count {
             let name = try r.string16("tensor name")
             let rank = Int(try r.u8("rank"))
@@ -158,6 +179,10 @@ public enum WireFormat {
             }
             guard let elements = Shape.elementCount(shape), elements < 1 << 40 else {
                 throw CodecError(.malformedHeader, tensor: name, "shape \(shape) is too large")
+            }
+            elementTotal += elements
+            guard layout != nil || elementTotal <= limits.maximumElementCount else {
+                throw CodecError(.sizeLimitExceeded, tensor: name, "the update describes more than \(limits.maximumElementCount) parameters")
             }
             let columns = shape.last ?? 1
             let rows = shape.count <= 1 ? 1 : shape.dropLast().reduce(1, *)

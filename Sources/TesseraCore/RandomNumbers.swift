@@ -107,3 +107,21 @@ extension RandomNumberGenerator {
         }
     }
 }
+
+/// Uniform integers in `0..<bound` by Lemire's method (arXiv 1805.10941), specified so other
+/// languages reproduce it: `m = x · bound` (128-bit); if `low64(m) < bound`, let
+/// `t = (2⁶⁴ − bound) mod bound` and redraw while `low64(m) < t`; return `high64(m)`.
+public enum BoundedRandom {
+    /// A uniform integer in `0..<bound`; 0 (drawing nothing) when `bound` is 0.
+    @inline(__always)
+    public static func next<G: RandomNumberGenerator>(upTo bound: UInt64, using generator: inout G) -> UInt64 {
+        guard bound > 0 else { return 0 }
+        var m = generator.next().multipliedFullWidth(by: bound)
+        if m.low < bound {
+            let t = (0 &- bound) % bound
+            while m.low < t { m = generator.next().multipliedFullWidth(by: bound) }
+        }
+        return m.high
+    }
+}
+

@@ -54,10 +54,10 @@ public struct NumpyTokens: TokenSource {
         }
         let dataStart = headerStart + headerLength
         let (needed, overflow) = count.multipliedReportingOverflow(by: width.size)
-        guard !overflow, dataStart + needed <= b.count else {
+        guard !overflow, needed <= b.count - dataStart else {
             throw DataError(.truncated, "\(path): shape \(fields.shape) needs \(count) tokens but the file is shorter")
         }
-        guard dataStart + needed == b.count else {
+        guard needed == b.count - dataStart else {
             throw DataError(.sizeMismatch, "\(path): \(b.count - dataStart - needed) bytes after the array")
         }
         self.sampleLength = sampleLength

@@ -57,23 +57,30 @@ public struct DeterministicSliceSampler: SliceSampler {
     public func slice(uid: UID, window: Window, seed: Digest32) throws -> DataSlice {
         let digest = SeedDerivation.sliceSeed(blockHash: seed, window: window, uid: uid)
         var generator = SeedDerivation.generator(from: digest)
-        let ids = Self.draw(count: count, from: sampleCount, using: &generator)
+        let ids = try Self.draw(count: count, from: sampleCount, using: &generator)
         return DataSlice(uid: uid, window: window, sampleIDs: ids)
     }
 
-    /// The validator's own draw for `window`: seeded by the window's **last** block hash (which
-    /// miners cannot know while they train) and the validator's hotkey.
+    /// The validator's own draw for `window`: seeded by the hash of the first block produced
+    /// after the window's upload deadline (so no miner knows it before its update is final) and
+    /// the validator's hotkey.
     ///
-    /// seed = SHA-256("tessera/validator-draw/v1" ‖ lastBlockHash ‖ u64le(window) ‖ u16le(len) ‖ hotkey UTF-8)
-    public func validatorDraw(window: Window, lastBlockHash: Digest32, hotkey: String) -> DataSlice {
-        let digest = SeedDerivation.validatorSeed(lastBlockHash: lastBlockHash, window: window, hotkey: hotkey)
+    /// seed = SHA-256("tessera/validator-draw/v1" ‖ revealBlockHash ‖ u64le(window) ‖ u16le(len) ‖ hotkey UTF-8)
+    public func validatorDraw(window: Window, revealBlockHash: Digest32, hotkey: String) -> DataSlice {
+        let digest = SeedDerivation.validatorSeed(revealBlockHash: revealBlockHash, window: window, hotkey: hotkey)
         var generator = SeedDerivation.generator(from: digest)
-        return DataSlice(uid: UID(rawValue: .max), window: window, sampleIDs: Self.draw(count: count, from: sampleCount, using: &generator))
+        // count ≤ sampleCount is checked at init, so the draw cannot fail.
+        let ids = (try? Self.draw(count: count, from: sampleCount, using: &generator)) ?? []
+        return DataSlice(uid: UID(rawValue: .max), window: window, sampleIDs: ids)
     }
 
     /// Floyd's algorithm, then sort, then Fisher–Yates, all from `generator`.
+    /// - Throws: ``DataError`` `.invalidArgument` unless 0 ≤ count ≤ n.
     /// - Complexity: O(count log count) expected.
-    public static func draw<G: RandomNumberGenerator>(count: Int, from n: UInt64, using generator: inout G) -> [UInt64] {
+    public static func draw<G: RandomNumberGenerator>(count: Int, from n: UInt64, using generator: inout G) throws -> [UInt64] {
+        guard count >= 0, UInt64(count) <= n else {
+            throw DataError(.invalidArgument, "cannot draw \(count) distinct values out of \(n)")
+        }
         guard count > 0 else { return [] }
         var chosen = Set<UInt64>(minimumCapacity: count)
         var j = n - UInt64(count)
@@ -90,23 +97,6 @@ public struct DeterministicSliceSampler: SliceSampler {
             i -= 1
         }
         return ids
-    }
-}
-
-/// Uniform integers in `0..<bound` by Lemire's method (arXiv 1805.10941), specified so other
-/// languages reproduce it: `m = x · bound` (128-bit); if `low64(m) < bound`, let
-/// `t = (2⁶⁴ − bound) mod bound` and redraw while `low64(m) < t`; return `high64(m)`.
-public enum BoundedRandom {
-    /// A uniform integer in `0..<bound`; 0 (drawing nothing) when `bound` is 0.
-    @inline(__always)
-    public static func next<G: RandomNumberGenerator>(upTo bound: UInt64, using generator: inout G) -> UInt64 {
-        guard bound > 0 else { return 0 }
-        var m = generator.next().multipliedFullWidth(by: bound)
-        if m.low < bound {
-            let t = (0 &- bound) % bound
-            while m.low < t { m = generator.next().multipliedFullWidth(by: bound) }
-        }
-        return m.high
     }
 }
 
@@ -127,12 +117,12 @@ public enum SeedDerivation {
         return try! Digest32(Array(h.finalize()))
     }
 
-    /// SHA-256("tessera/validator-draw/v1" ‖ lastBlockHash ‖ u64le(window) ‖ u16le(len) ‖ hotkey).
-    public static func validatorSeed(lastBlockHash: Digest32, window: Window, hotkey: String) -> Digest32 {
+    /// SHA-256("tessera/validator-draw/v1" ‖ revealBlockHash ‖ u64le(window) ‖ u16le(len) ‖ hotkey).
+    public static func validatorSeed(revealBlockHash: Digest32, window: Window, hotkey: String) -> Digest32 {
         let key = Array(hotkey.utf8.prefix(Int(UInt16.max)))
         var h = SHA256()
         h.update(data: validatorTag)
-        h.update(data: lastBlockHash.bytes)
+        h.update(data: revealBlockHash.bytes)
         withUnsafeBytes(of: window.rawValue.littleEndian) { h.update(bufferPointer: $0) }
         withUnsafeBytes(of: UInt16(key.count).littleEndian) { h.update(bufferPointer: $0) }
         h.update(data: key)

@@ -105,7 +105,7 @@ public struct SyntheticCorpus: TokenSource {
         var probabilities = [Double](repeating: 0, count: states * m)
         var cumulative = [Double](repeating: 0, count: states * m)
         for s in 0..<states {
-            let tokens = DeterministicSliceSampler.draw(count: m, from: UInt64(V), using: &rng)
+            let tokens = try DeterministicSliceSampler.draw(count: m, from: UInt64(V), using: &rng)
             var weights = (0..<m).map { _ in exp(c.concentration * rng.nextStandardNormal()) }
             let total = weights.reduce(0, +)
             for j in 0..<m { weights[j] /= total }

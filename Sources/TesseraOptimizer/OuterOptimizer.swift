@@ -111,6 +111,7 @@ public struct DeMo<Codec: GradientCodec>: OuterOptimizer {
     public mutating func apply(aggregate: ParameterSet, to parameters: inout ParameterSet) throws {
         try SparseLoCo<Codec>.validate(decay: momentumDecay, rate: learningRate)
         try OptimizerChecks.requireCompatible(parameters, aggregate)
+        try OptimizerChecks.requireFinite(aggregate)
         let lr = learningRate
         aggregate.withUnsafeBufferPointer { g in
             parameters.withUnsafeMutableBufferPointer { p in
@@ -130,13 +131,13 @@ public struct DiLoCo: OuterOptimizer {
     /// The outer velocity (allocated on first use).
     public private(set) var velocity: ParameterSet?
 
-    /// Creates the optimizer.
-    /// - Throws: ``OptimizerError`` `.invalidHyperparameter` for μ outside [0, 1) or a negative rate.
     static func validate(rate: Float, momentum: Float) throws {
         guard (0..<1).contains(momentum) else { throw OptimizerError(.invalidHyperparameter, "momentum must be in [0, 1), got \(momentum)") }
         guard rate >= 0, rate.isFinite else { throw OptimizerError(.invalidHyperparameter, "outer learning rate must be finite and ≥ 0, got \(rate)") }
     }
 
+    /// Creates the optimizer.
+    /// - Throws: ``OptimizerError`` `.invalidHyperparameter` for μ outside [0, 1) or a negative rate.
     public init(outerLearningRate: Float = 0.7, momentum: Float = 0.9) throws {
         try Self.validate(rate: outerLearningRate, momentum: momentum)
         self.outerLearningRate = outerLearningRate

@@ -46,7 +46,8 @@ public struct CopyDetector: Hashable, Sendable, Codable {
         for i in 0..<sorted.count {
             for j in (i + 1)..<max(i + 1, sorted.count) {
                 let a = sorted[i], b = sorted[j]
-                let o = max(Self.overlap(a.update, b.update), Self.overlap(b.update, a.update))
+                // Symmetric: both sides keep k per chunk of the same geometry, so |I_A| = |I_B|.
+                let o = Self.overlap(a.update, b.update)
                 guard o >= threshold else { continue }
                 let later = (b.uploadTime, b.uid.rawValue) > (a.uploadTime, a.uid.rawValue) ? b : a
                 let earlier = later.uid == b.uid ? a : b

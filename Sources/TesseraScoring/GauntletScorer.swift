@@ -90,7 +90,8 @@ public struct GauntletState: Hashable, Sendable, Codable {
 /// The Gauntlet scorer (Templar; arXiv 2505.21684), hardened.
 ///
 /// Per window: the loss on the validator's random samples before any update, L_rb, is computed
-/// once. Per peer with a valid update: the loss on 8 of its own samples before (L_ob); the
+/// once. Per peer with a valid update: the loss on 8 of its own samples (drawn with the
+/// validator's randomness, ``evaluationSubset(of:count:randomSampleIDs:uid:)``) before (L_ob); the
 /// update applied at 0.2 scale; the losses on its own and the random samples after (L_oa, L_ra);
 /// the model restored exactly (only the touched coordinates are saved and put back). Then
 ///
@@ -117,7 +118,35 @@ public struct GauntletScorer: Scorer {
         self.state = state
     }
 
+    /// Scores a window. If anything throws, the state is left exactly as it was.
     public mutating func evaluate(_ evidence: WindowEvidence) throws -> WindowScores {
+        let saved = state
+        do {
+            return try evaluateUpdatingState(evidence)
+        } catch {
+            state = saved
+            throw error
+        }
+    }
+
+    /// The peer's own samples that are evaluated: `evaluationSamples` of its slice chosen by a
+    /// partial Fisher–Yates shuffle with xoshiro256** seeded by XXH64(the validator's random
+    /// sample ids as u64le, seed: uid) — unknown to the miner while it trains, so it cannot
+    /// concentrate its work on the few samples that will be checked.
+    public static func evaluationSubset(of own: [UInt64], count: Int, randomSampleIDs: [UInt64], uid: UID) -> [UInt64] {
+        guard own.count > count else { return own }
+        let words = randomSampleIDs.map(\.littleEndian)
+        let seed = words.withUnsafeBytes { XXHash64.hash($0, seed: UInt64(uid.rawValue)) }
+        var generator = Xoshiro256StarStar(seed: seed)
+        var pool = own
+        for i in 0..<count {
+            let j = i + Int(BoundedRandom.next(upTo: UInt64(pool.count - i), using: &generator))
+            pool.swapAt(i, j)
+        }
+        return Array(pool[0..<count])
+    }
+
+    private mutating func evaluateUpdatingState(_ evidence: WindowEvidence) throws -> WindowScores {
         let c = configuration
         let uids = evidence.peers.map(\.uid)
         guard Set(uids).count == uids.count else { throw ScoringError(.invalidEvidence, "a peer appears twice in window \(evidence.window)") }
@@ -158,8 +187,9 @@ public struct GauntletScorer: Scorer {
             case .update(let update):
                 state.inactiveWindows[p.uid] = 0
                 try ModelPatch.requireMatch(update, working.parameters.layout)
+                let ownIDs = Self.evaluationSubset(of: p.ownSampleIDs, count: c.evaluationSamples, randomSampleIDs: evidence.randomSampleIDs, uid: p.uid)
                 let (gradientScore, indicator, advantage) = try evaluate(
-                    update, peer: p, data: evidence.data, randomBatch: randomBatch, randomBefore: randomBefore, model: &working)
+                    update, ownIDs: ownIDs, data: evidence.data, randomBatch: randomBatch, randomBefore: randomBefore, model: &working)
                 let ma = c.indicatorDecay * state.indicatorAverage[p.uid, default: 0] + (1 - c.indicatorDecay) * indicator
                 state.indicatorAverage[p.uid] = ma
                 let lag = max(0, p.stepsBehind ?? 0)
@@ -221,10 +251,9 @@ public struct GauntletScorer: Scorer {
     /// exactly afterwards. Returns the gradient score and the indicator. At most three forward
     /// passes (own before, own after, random after); the random loss before is shared.
     private func evaluate(
-        _ update: SparseUpdate, peer: PeerEvidence, data: any TokenBatchProvider, randomBatch: TokenBatch,
+        _ update: SparseUpdate, ownIDs: [UInt64], data: any TokenBatchProvider, randomBatch: TokenBatch,
         randomBefore: Double, model: inout any TrainableModel
     ) throws -> (Double, Double, Double?) {
-        let ownIDs = Array(peer.ownSampleIDs.prefix(configuration.evaluationSamples))
         let ownBatch = ownIDs.isEmpty ? nil : try data.tokenBatch(ownIDs)
         var ownBefore: Double?
         if let ownBatch { ownBefore = Double(try model.loss(ownBatch)) }
@@ -264,6 +293,8 @@ enum ModelPatch {
 
     /// `parameters += scale · update`; returns the overwritten values.
     static func apply(_ update: SparseUpdate, scale: Float, to parameters: inout ParameterSet) throws -> Saved {
+        try requireMatch(update, parameters.layout)
+        for t in update.tensors { try t.validate() }
         var saved = Saved()
         if update.transform == .dct {
             // A DCT update touches whole tensors: save those ranges, then add densely.

@@ -56,7 +56,8 @@ public struct WeightPolicy: Hashable, Sendable, Codable {
             for (i, uid) in reserves.enumerated() { raw[uid] = (1 - topShare) * halves[i] / sum }
         }
         var out: [UID: Double] = [:]
-        let total = raw.values.reduce(0, +)
+        // Sum in rank order (never in Dictionary order, which differs between processes).
+        let total = (top + reserves).reduce(0.0) { $0 + (raw[$1] ?? 0) }
         let shared = burnUID == nil ? 1.0 : 1 - burnFraction
         if total > 0 { for (uid, w) in raw { out[uid, default: 0] += shared * w / total } }
         if let burn = burnUID, burnFraction > 0 || total == 0 { out[burn, default: 0] += total > 0 ? burnFraction : 1 }

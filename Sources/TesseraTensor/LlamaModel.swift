@@ -86,10 +86,14 @@ public struct LlamaConfiguration: Codable, Hashable, Sendable {
         }
         guard ropeTheta.isFinite, ropeTheta > 0 else { throw fail("rope_theta must be positive and finite, got \(ropeTheta)") }
         guard normEpsilon.isFinite, normEpsilon >= 0 else { throw fail("norm_eps must be finite and ≥ 0, got \(normEpsilon)") }
+        guard layerCount <= 4096 else { throw fail("layers (\(layerCount)) exceeds 4096") }
         for (rows, cols) in [(vocabularySize, dimension), (feedForwardDimension, dimension), (dimension, dimension), (contextLength, contextLength)] {
             let (product, overflow) = rows.multipliedReportingOverflow(by: cols)
             guard !overflow, product < 1 << 31 else { throw fail("a \(rows) × \(cols) matrix exceeds 2³¹ elements") }
         }
+        let perLayer = 2 * dimension + 2 * dimension * dimension + 2 * keyValueHeadCount * headDimension * dimension + 3 * feedForwardDimension * dimension
+        let total = vocabularySize * dimension + dimension + layerCount * perLayer
+        guard total <= 1 << 34 else { throw fail("\(total) parameters exceed 2³⁴") }
     }
 
     /// The parameter names and shapes, in the order of Hugging Face's LlamaForCausalLM

@@ -101,7 +101,7 @@ public struct ScenarioHarness: Sendable {
                 peers.append(PeerEvidence(uid: uid, submission: submission, uploadTime: uploads[uid]?.uploadTime,
                                           ownSampleIDs: slices[uid]?.sampleIDs ?? [], stepsBehind: 0))
             }
-            let random = sampler.validatorDraw(window: window, lastBlockHash: lastBlock, hotkey: "validator").sampleIDs
+            let random = sampler.validatorDraw(window: window, revealBlockHash: lastBlock, hotkey: "validator").sampleIDs
             let evidence = WindowEvidence(window: window, model: model, data: TokenSourceBatches(corpus), randomSampleIDs: random, peers: peers)
             let scores = try scorer.evaluate(evidence)
             reports.append(scores)

@@ -7,7 +7,7 @@ let sliceVectors: [(blockHash: String, window: UInt64, uid: UInt16, count: Int, 
     ("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", 5, 9, 0, 10, []),
     ("ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", 3, 250, 32, 1000, [228, 365, 968, 380, 367, 527, 514, 988, 72, 113, 417, 572, 419, 731, 438, 325, 13, 817, 183, 316, 209, 120, 460, 776, 661, 560, 281, 719, 193, 500, 147, 601]),
 ]
-let validatorVectors: [(lastBlockHash: String, window: UInt64, hotkey: String, count: Int, sampleCount: UInt64, ids: [UInt64])] = [
+let validatorVectors: [(revealBlockHash: String, window: UInt64, hotkey: String, count: Int, sampleCount: UInt64, ids: [UInt64])] = [
     ("c799b4f57355f3049041b5aeea0743c1832d5421b7a34fed02046df1b728571f", 7000, "5F3sa2TJAWMqDhXG6jhV4N8ko9SxwGy8TpaNS1repo5EYjQX", 12, 1000000, [681194, 697272, 306771, 455048, 860170, 186084, 966692, 232353, 220048, 269190, 104331, 382999]),
     ("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", 1, "", 5, 5, [3, 0, 1, 2, 4]),
 ]

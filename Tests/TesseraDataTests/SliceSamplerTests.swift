@@ -16,7 +16,7 @@ struct SliceSamplerTests {
     @Test func validatorVectorsMatchPython() throws {
         for v in validatorVectors {
             let sampler = try DeterministicSliceSampler(count: v.count, sampleCount: v.sampleCount)
-            let draw = sampler.validatorDraw(window: Window(rawValue: v.window), lastBlockHash: try Digest32(hex: v.lastBlockHash), hotkey: v.hotkey)
+            let draw = sampler.validatorDraw(window: Window(rawValue: v.window), revealBlockHash: try Digest32(hex: v.revealBlockHash), hotkey: v.hotkey)
             #expect(draw.sampleIDs == v.ids)
         }
     }

@@ -60,9 +60,9 @@ def slice_ids(block_hash, window, uid, count, n):
     return draw(generator_from_digest(seed), count, n)
 
 
-def validator_ids(last_block_hash, window, hotkey, count, n):
+def validator_ids(reveal_block_hash, window, hotkey, count, n):
     key = hotkey.encode()
-    seed = hashlib.sha256(b"tessera/validator-draw/v1" + last_block_hash + struct.pack("<QH", window, len(key)) + key).digest()
+    seed = hashlib.sha256(b"tessera/validator-draw/v1" + reveal_block_hash + struct.pack("<QH", window, len(key)) + key).digest()
     return draw(generator_from_digest(seed), count, n)
 
 
@@ -79,7 +79,7 @@ def main():
     for h, w, u, c, n in cases:
         print(f'    ("{hashes[h].hex()}", {w}, {u}, {c}, {n}, {slice_ids(hashes[h], w, u, c, n)}),')
     print("]")
-    print("let validatorVectors: [(lastBlockHash: String, window: UInt64, hotkey: String, count: Int, sampleCount: UInt64, ids: [UInt64])] = [")
+    print("let validatorVectors: [(revealBlockHash: String, window: UInt64, hotkey: String, count: Int, sampleCount: UInt64, ids: [UInt64])] = [")
     for h, w, key, c, n in [(1, 7000, "5F3sa2TJAWMqDhXG6jhV4N8ko9SxwGy8TpaNS1repo5EYjQX", 12, 1_000_000), (0, 1, "", 5, 5)]:
         print(f'    ("{hashes[h].hex()}", {w}, "{key}", {c}, {n}, {validator_ids(hashes[h], w, key, c, n)}),')
     print("]")
