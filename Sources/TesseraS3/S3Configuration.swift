@@ -41,9 +41,13 @@ public struct S3Configuration: Sendable {
     public var partSize: Int
     /// Parts uploaded at once (default 4).
     public var multipartConcurrency: Int
-    /// Whether bodies are hashed into the signature (`true`, the default: the server rejects a
-    /// body altered in transit) or sent as `UNSIGNED-PAYLOAD` (cheaper; rely on TLS).
+    /// Whether bodies are hashed into the signature (`true`, the default) or sent as
+    /// `UNSIGNED-PAYLOAD` (cheaper; rely on TLS). AWS S3 rejects a body that does not match the
+    /// signed hash; not every server checks it (SeaweedFS 4.48 does not).
     public var signsPayload: Bool
+    /// Whether uploads carry `Content-MD5` (default `true`), which AWS S3, R2, MinIO and
+    /// SeaweedFS all verify, refusing a body altered in transit with `BadDigest` (retried).
+    public var sendsContentMD5: Bool
     /// After a put, `HEAD` the object so the returned ``ObjectInfo`` carries the server's exact
     /// `LastModified` (default `true`). When `false`, the response's `Date` header stands in.
     public var fetchesLastModifiedAfterPut: Bool
@@ -90,6 +94,7 @@ public struct S3Configuration: Sendable {
         partSize = 16 << 20
         multipartConcurrency = 4
         signsPayload = true
+        sendsContentMD5 = true
         fetchesLastModifiedAfterPut = true
         retry = RetryPolicy()
         requestTimeout = 60

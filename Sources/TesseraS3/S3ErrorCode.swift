@@ -32,6 +32,7 @@ public struct S3ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let entityTooSmall = S3ErrorCode(rawValue: "EntityTooSmall")
     public static let invalidPart = S3ErrorCode(rawValue: "InvalidPart")
     public static let permanentRedirect = S3ErrorCode(rawValue: "PermanentRedirect")
+    public static let badDigest = S3ErrorCode(rawValue: "BadDigest")
 
     public var description: String { rawValue }
 }
@@ -56,6 +57,9 @@ enum S3ErrorClassifier {
             return .init(code: .unavailable, retryable: true)
         case "RequestTimeout":
             return .init(code: .timeout, retryable: true)
+        case "BadDigest", "XAmzContentSHA256Mismatch", "IncompleteBody":
+            // The body arrived altered or short: send it again.
+            return .init(code: .serviceError, retryable: true)
         case "OperationAborted":
             return .init(code: .conflict, retryable: true)
         case "SignatureDoesNotMatch", "InvalidAccessKeyId", "ExpiredToken", "InvalidToken", "TokenRefreshRequired",

@@ -1,4 +1,5 @@
 public import AsyncHTTPClient
+import Crypto
 import Foundation
 public import Logging
 import NIOCore
@@ -8,7 +9,8 @@ public import TesseraStorage
 /// A ``StorageBackend`` over an S3-compatible service: AWS S3, Cloudflare R2, MinIO, SeaweedFS.
 ///
 /// - **Signing**: AWS Signature Version 4 with swift-crypto; bodies hashed into the signature
-///   by default (``S3Configuration/signsPayload``).
+///   by default (``S3Configuration/signsPayload``), with `Content-MD5` so the server refuses a
+///   corrupted upload (``S3Configuration/sendsContentMD5``).
 /// - **Addressing**: path-style or virtual-hosted, any endpoint (``S3Configuration``).
 /// - **Large objects**: at ``S3Configuration/multipartThreshold`` and above, a multipart upload
 ///   with ``S3Configuration/multipartConcurrency`` parts in flight; a failed upload is aborted,
@@ -75,7 +77,9 @@ public struct S3Storage: StorageBackend {
         } else {
             written = try await singleUpload(key, payload)
         }
-        if configuration.fetchesLastModifiedAfterPut, let info = try await head(key), info.size == bytes.count {
+        // The object is written; a failed HEAD (a write-only key, a brief outage) must not turn
+        // that into an error, so fall back to the response's Date.
+        if configuration.fetchesLastModifiedAfterPut, let info = try? await head(key), info.size == bytes.count {
             return info
         }
         return ObjectInfo(key: key, size: bytes.count, etag: written.etag, lastModified: written.serverDate ?? Date())
@@ -174,7 +178,7 @@ public struct S3Storage: StorageBackend {
     private func singleUpload(_ key: ObjectKey, _ payload: Payload) async throws -> (etag: String, serverDate: Date?) {
         let hash = payloadHash(payload)
         let operation = Operation(
-            method: .PUT, key: key, headers: [("Content-Type", "application/octet-stream")], payload: payload)
+            method: .PUT, key: key, headers: [("Content-Type", "application/octet-stream")] + contentMD5(payload), payload: payload)
         return try await withRetries("PUT", key: key) { _ in
             let response = try await execute(operation, payloadHash: hash, transferBytes: payload.count)
             try await requireSuccess(response, key: key)
@@ -234,7 +238,7 @@ public struct S3Storage: StorageBackend {
                     let hash = payloadHash(part)
                     let operation = Operation(
                         method: .PUT, key: key,
-                        query: [("partNumber", String(index + 1)), ("uploadId", uploadID)], payload: part)
+                        query: [("partNumber", String(index + 1)), ("uploadId", uploadID)], headers: contentMD5(part), payload: part)
                     let etag = try await withRetries("UploadPart", key: key) { _ in
                         let response = try await execute(operation, payloadHash: hash, transferBytes: part.count)
                         try await requireSuccess(response, key: key)
@@ -328,6 +332,15 @@ public struct S3Storage: StorageBackend {
         }
     }
 
+    /// `Content-MD5` for a body, if configured.
+    private func contentMD5(_ payload: Payload) -> [(name: String, value: String)] {
+        guard configuration.sendsContentMD5 else { return [] }
+        let digest = payload.bytes.withUnsafeBytes { buffer in
+            Insecure.MD5.hash(data: UnsafeRawBufferPointer(rebasing: buffer[payload.range]))
+        }
+        return [("Content-MD5", Data(digest).base64EncodedString())]
+    }
+
     /// The request's URL, `Host` header and unencoded path.
     func address(for key: ObjectKey?) -> (url: String, host: String, path: String) {
         let endpoint = configuration.endpoint
@@ -410,7 +423,7 @@ public struct S3Storage: StorageBackend {
             ?? "HTTP \(status) \(HTTPResponseStatus(statusCode: status).reasonPhrase)"
         let retryAfter = headers.first(name: "retry-after").flatMap(Double.init)
         return AttemptFailure(
-            StorageError(classification.code, key: key?.rawValue ?? prefix, message, serviceCode: code, statusCode: status,
+            StorageError(classification.code, key: key?.rawValue ?? (prefix?.isEmpty == false ? prefix : nil), message, serviceCode: code, statusCode: status,
                          requestID: parsed?.requestID ?? headers.first(name: "x-amz-request-id")),
             retryable: classification.retryable, retryAfter: retryAfter)
     }

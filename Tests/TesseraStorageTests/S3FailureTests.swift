@@ -11,7 +11,7 @@ struct S3FailureTests {
     static let credentials = S3Credentials(accessKeyID: "AKID", secretAccessKey: "secret")
     static let lastModified = ("Last-Modified", "Wed, 25 Nov 2026 00:18:22 GMT")
 
-    func storage(_ server: ScriptedHTTPServer, attempts: Int = 4, timeout: Double = 10, logger: RecordingLogHandler? = nil) throws -> S3Storage {
+    func storage(_ server: ScriptedHTTPServer, attempts: Int = 5, timeout: Double = 10, logger: RecordingLogHandler? = nil) throws -> S3Storage {
         var configuration = try S3Configuration(endpoint: server.endpoint, bucket: "bucket", region: "us-east-1", credentials: Self.credentials)
         configuration.retry = RetryPolicy(maximumAttempts: attempts, initialDelay: 0.01, maximumDelay: 0.05)
         configuration.requestTimeout = timeout
@@ -24,24 +24,26 @@ struct S3FailureTests {
         Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>\(code)</Code><Message>\(message)</Message><RequestId>RQ</RequestId></Error>".utf8)
     }
 
-    @Test("503 SlowDown and 429 are retried until the put succeeds")
+    @Test("503 SlowDown, 429, 500 and BadDigest are retried until the put succeeds")
     func throttlingIsRetried() async throws {
         let server = try ScriptedHTTPServer([
             .respond(status: 503, body: Self.errorBody("SlowDown", "Please reduce your request rate.")),
             .respond(status: 429, headers: [("Retry-After", "0")]),
             .respond(status: 500, body: Self.errorBody("InternalError")),
+            .respond(status: 400, body: Self.errorBody("BadDigest", "The Content-MD5 you specified did not match what we received.")),
             .respond(status: 200, headers: [("ETag", "\"abc\""), ("Date", "Wed, 25 Nov 2026 00:18:22 GMT")]),
         ])
         defer { server.stop() }
         let log = RecordingLogHandler()
         let info = try await storage(server, logger: log).put(try key("k"), [1, 2, 3])
         #expect(info.etag == "abc" && info.size == 3)
-        #expect(server.requests.count == 4)
+        #expect(server.requests.count == 5)
         #expect(server.requests.allSatisfy { $0.method == "PUT" && $0.target == "/bucket/k" && $0.bodyLength == 3 })
-        #expect(log.count("retrying") == 3)
+        #expect(log.count("retrying") == 4)
         // Every attempt is signed afresh, with the body's hash.
         #expect(server.requests.allSatisfy { $0.headers["authorization"]?.hasPrefix("AWS4-HMAC-SHA256 Credential=AKID/") == true })
         #expect(server.requests.allSatisfy { $0.headers["x-amz-content-sha256"] == "039058c6f2c0cb492c533b0a4d14ef77cc0f78abccced5287d84a1a2011cfb81" })
+        #expect(server.requests.allSatisfy { $0.headers["content-md5"] == "Uonfc331cyb83SJZevsfrA==" })
     }
 
     @Test("authentication and authorization failures are not retried", arguments: [

@@ -96,7 +96,7 @@ struct RetryPolicyTests {
 
     @Test("which failures are retried", arguments: [
         (503, "SlowDown", true), (429, nil, true), (500, "InternalError", true), (502, nil, true), (504, nil, true),
-        (400, "RequestTimeout", true), (409, "OperationAborted", true),
+        (400, "RequestTimeout", true), (409, "OperationAborted", true), (400, "BadDigest", true),
         (403, "AccessDenied", false), (403, "SignatureDoesNotMatch", false), (403, "InvalidAccessKeyId", false),
         (403, "RequestTimeTooSkewed", false), (400, "ExpiredToken", false), (404, "NoSuchKey", false),
         (400, "InvalidArgument", false), (501, "NotImplemented", false), (301, "PermanentRedirect", false),

@@ -1,5 +1,8 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
+import NIOCore
+import NIOHTTP1
 import Synchronization
 import Testing
 import TesseraS3
@@ -50,6 +53,40 @@ struct SeaweedFSIntegrationTests {
         // A single PUT's ETag is the MD5 of the contents, as in S3.
         let md5 = try key(prefix + "md5")
         #expect(try await storage.put(md5, Array("hello\n".utf8)).etag == "b1946ac92492d2347c6235b4d2611184")
+    }
+
+    @Test("a body altered in flight is refused (Content-MD5), and UNSIGNED-PAYLOAD bodies are accepted")
+    func payloadSigning() async throws {
+        let prefix = SeaweedFS.uniquePrefix("unsigned")
+        let unsigned = try writer { $0.signsPayload = false }
+        let target = try key(prefix + "object")
+        let bytes = randomBytes(300_000, seed: 5)
+        _ = try await unsigned.put(target, bytes)
+        #expect(try await writer().get(target, limit: bytes.count).bytes == bytes)
+
+        // What S3Storage sends, with the body altered after signing: the server must refuse it.
+        // (SeaweedFS does not compare the body with x-amz-content-sha256, but it does check
+        // Content-MD5, which S3Storage sends by default.)
+        let tampered = try key(prefix + "tampered")
+        let url = URL(string: SeaweedFS.endpoint)!
+        let host = "\(url.host!):\(url.port!)"
+        let path = "/\(SeaweedFS.bucket)/\(tampered.rawValue)"
+        let claimed = SignatureV4.hexSHA256(bytes)
+        let signed = SignatureV4(credentials: SeaweedFS.writer, region: SeaweedFS.region).sign(
+            method: "PUT", path: path, query: [],
+            headers: [("Host", host), ("x-amz-content-sha256", claimed), ("Content-MD5", Data(Insecure.MD5.hash(data: bytes)).base64EncodedString())],
+            payloadHash: claimed, date: Date())
+        var request = HTTPClientRequest(url: SeaweedFS.endpoint + path)
+        request.method = .PUT
+        for (name, value) in signed.headers { request.headers.add(name: name, value: value) }
+        var altered = bytes
+        altered[1000] ^= 0xFF
+        request.body = .bytes(altered)
+        let response = try await S3Storage.sharedHTTPClient.execute(request, timeout: .seconds(30))
+        let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        #expect(response.status.code == 400, "\(response.status) \(body)")
+        #expect(body.contains("<Code>BadDigest</Code>"), "\(body)")
+        #expect(try await writer().head(tampered) == nil)
     }
 
     @Test("listing pages past 1,000 keys, with the same result at every page size")

@@ -21,12 +21,6 @@ extension SeaweedFSIntegrationTests {
         try SeaweedFS.control("resume")
     }
 
-    /// Waits for a launched control command without blocking a concurrency thread.
-    func finish(_ process: Process) async -> Int32 {
-        while process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
-        return process.terminationStatus
-    }
-
     @Test("a put and a get issued while the server is down complete once it is back")
     func requestsAcrossRestart() async throws {
         try #require(SeaweedFS.canControl, "TESSERA_S3_CONTROL and TESSERA_S3_STATE_DIR are exported by scripts/test.sh")
@@ -42,7 +36,7 @@ extension SeaweedFSIntegrationTests {
             try await Task.sleep(for: .seconds(1))
             let resume = try SeaweedFS.launchControl("resume")
             let (written, read) = try await (put, get)
-            #expect(await finish(resume) == 0)
+            #expect(await resume.exitStatus() == 0)
             #expect(written.size == new.count)
             #expect(read.bytes == old)
         }
@@ -53,7 +47,7 @@ extension SeaweedFSIntegrationTests {
     func multipartAcrossRestart() async throws {
         try #require(SeaweedFS.canControl, "TESSERA_S3_CONTROL and TESSERA_S3_STATE_DIR are exported by scripts/test.sh")
         let killed = Mutex(false)
-        let resumed = Mutex<Process?>(nil)
+        let resumed = Mutex<Subprocess?>(nil)
         let log = RecordingLogHandler { record in
             guard record.message == "uploaded part", record.metadata["part"] == "2" else { return }
             guard !killed.withLock({ let was = $0; $0 = true; return was }) else { return }
@@ -72,7 +66,7 @@ extension SeaweedFSIntegrationTests {
         try await restoringServer {
             let info = try await storage.put(target, bytes)
             #expect(info.size == bytes.count)
-            if let process = resumed.withLock({ $0 }) { #expect(await finish(process) == 0) }
+            if let process = resumed.withLock({ $0 }) { #expect(await process.exitStatus() == 0) }
         }
         #expect(killed.withLock { $0 })
         #expect(log.count("uploaded part") == 5)
@@ -125,8 +119,8 @@ extension SeaweedFSIntegrationTests {
         environment["AWS_EC2_METADATA_DISABLED"] = "true"
         environment["AWS_CONFIG_FILE"] = "/dev/null"
         environment["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null"
-        func awsJSON(_ arguments: [String]) throws -> [String: Any] {
-            let result = try run(aws, ["--endpoint-url", SeaweedFS.endpoint] + arguments, environment: environment)
+        func awsJSON(_ arguments: [String]) async throws -> [String: Any] {
+            let result = try await run(aws, ["--endpoint-url", SeaweedFS.endpoint] + arguments, environment: environment)
             #expect(result.status == 0, "aws \(arguments.joined(separator: " ")): \(result.error)")
             let data = Data(result.output.utf8)
             return (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
@@ -140,7 +134,7 @@ extension SeaweedFSIntegrationTests {
             let bytes = randomBytes(size, seed: UInt64(size))
             let info = try await storage.put(target, bytes)
             let output = directory.path + "/" + name
-            let reply = try awsJSON(["s3api", "get-object", "--bucket", SeaweedFS.bucket, "--key", target.rawValue, output])
+            let reply = try await awsJSON(["s3api", "get-object", "--bucket", SeaweedFS.bucket, "--key", target.rawValue, output])
             #expect(FileManager.default.contents(atPath: output) == Data(bytes), "\(name)")
             #expect((reply["ETag"] as? String)?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) == info.etag)
             #expect((reply["ContentLength"] as? Int) == size)
@@ -151,7 +145,7 @@ extension SeaweedFSIntegrationTests {
         let bytes = randomBytes(5 * (1 << 20) + 3, seed: 77)
         _ = FileManager.default.createFile(atPath: source, contents: Data(bytes))
         let awsKey = try key(prefix + "aws-put")
-        let reply = try awsJSON(["s3api", "put-object", "--bucket", SeaweedFS.bucket, "--key", awsKey.rawValue, "--body", source])
+        let reply = try await awsJSON(["s3api", "put-object", "--bucket", SeaweedFS.bucket, "--key", awsKey.rawValue, "--body", source])
         let (info, read) = try await storage.get(awsKey, limit: bytes.count)
         #expect(read == bytes)
         #expect((reply["ETag"] as? String)?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) == info.etag)
@@ -160,7 +154,7 @@ extension SeaweedFSIntegrationTests {
         let largeBytes = randomBytes(20 << 20, seed: 78)
         _ = FileManager.default.createFile(atPath: large, contents: Data(largeBytes))
         let copied = try key(prefix + "aws-cp")
-        let copy = try run(aws, ["--endpoint-url", SeaweedFS.endpoint, "s3", "cp", "--only-show-errors", large,
+        let copy = try await run(aws, ["--endpoint-url", SeaweedFS.endpoint, "s3", "cp", "--only-show-errors", large,
                                  "s3://\(SeaweedFS.bucket)/\(copied.rawValue)"], environment: environment)
         #expect(copy.status == 0, "\(copy.error)")
         #expect(try await reader().get(copied, limit: largeBytes.count).bytes == largeBytes)

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 import Synchronization
@@ -5,6 +6,9 @@ import Testing
 import TesseraCore
 import TesseraS3
 import TesseraStorage
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // Shared helpers for the storage tests: seeded bytes, temporary directories, error expectations,
 // a recording log handler, and access to the SeaweedFS server that scripts/test.sh starts.
@@ -157,20 +161,19 @@ enum SeaweedFS {
 
     /// Runs `scripts/seaweedfs.sh COMMAND STATE_DIR` (kill, resume, restart, stop) and waits for it.
     static func control(_ command: String) throws {
-        let process = try launchControl(command)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw StorageError(.unavailable, "seaweedfs.sh \(command) exited with \(process.terminationStatus)")
+        let status = try Subprocess.spawn("/bin/bash", controlArguments(command)).wait()
+        guard status == 0 else {
+            throw StorageError(.unavailable, "seaweedfs.sh \(command) exited with \(status)")
         }
     }
 
     /// Starts `scripts/seaweedfs.sh COMMAND STATE_DIR` without waiting.
-    static func launchControl(_ command: String) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [environment["TESSERA_S3_CONTROL"] ?? "", command, environment["TESSERA_S3_STATE_DIR"] ?? ""]
-        try process.run()
-        return process
+    static func launchControl(_ command: String) throws -> Subprocess {
+        try Subprocess.spawn("/bin/bash", controlArguments(command))
+    }
+
+    private static func controlArguments(_ command: String) -> [String] {
+        [environment["TESSERA_S3_CONTROL"] ?? "", command, environment["TESSERA_S3_STATE_DIR"] ?? ""]
     }
 
     /// A prefix no other test or earlier run uses.
@@ -179,21 +182,68 @@ enum SeaweedFS {
     }
 }
 
-/// Runs an executable and returns its exit status and standard error.
+/// A child process started with `posix_spawn` and reaped with `waitpid`. (Foundation's
+/// `Process` on Linux can miss a child's exit when the child leaves a daemon behind, as
+/// `seaweedfs.sh resume` does, and then waits forever.)
+final class Subprocess: Sendable {
+    let pid: pid_t
+
+    private init(pid: pid_t) { self.pid = pid }
+
+    /// Starts `executable` with `arguments`; standard output and error go to the given files
+    /// (or are inherited).
+    static func spawn(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                      standardOutput: String? = nil, standardError: String? = nil) throws -> Subprocess {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if let standardOutput {
+            posix_spawn_file_actions_addopen(&actions, 1, standardOutput, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        }
+        if let standardError {
+            posix_spawn_file_actions_addopen(&actions, 2, standardError, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        let variables = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in variables { free(pointer) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, nil, argv, variables)
+        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EIO) }
+        return Subprocess(pid: pid)
+    }
+
+    /// Blocks until the process exits; returns its exit status (128 + signal if killed).
+    func wait() -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return -1 }
+        }
+        if status & 0x7F == 0 { return (status >> 8) & 0xFF }
+        return 128 + (status & 0x7F)
+    }
+
+    /// Waits without holding a Swift concurrency thread.
+    func exitStatus() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: self.wait()) }
+        }
+    }
+}
+
+/// Runs an executable to completion and returns its exit status, standard output and error.
 @discardableResult
-func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String, error: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let output = Pipe(), error = Pipe()
-    process.standardOutput = output
-    process.standardError = error
-    try process.run()
-    let outData = output.fileHandleForReading.readDataToEndOfFile()
-    let errData = error.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String, error: String) {
+    let base = NSTemporaryDirectory() + "tessera-run-" + UUID().uuidString
+    defer {
+        try? FileManager.default.removeItem(atPath: base + ".out")
+        try? FileManager.default.removeItem(atPath: base + ".err")
+    }
+    let process = try Subprocess.spawn(executable, arguments, environment: environment, standardOutput: base + ".out", standardError: base + ".err")
+    let status = await process.exitStatus()
+    let output = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
+    let error = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
+    return (status, output, error)
 }
 
 /// The absolute path of an executable on PATH, or nil.
