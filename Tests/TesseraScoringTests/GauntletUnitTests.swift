@@ -133,6 +133,53 @@ struct GauntletUnitTests {
         #expect(banned.weights[1] == nil)
     }
 
+    /// The two milder copy bands: overlap in [threshold, reset) multiplies the score by the copy
+    /// penalty; [reset, ban) resets the copier without banning it. Thresholds are moved so an
+    /// exact copy (overlap 1) falls in each band.
+    @Test(arguments: [("penalty band", 1.5, 2.0), ("reset band", 0.9, 1.5)])
+    func milderCopyBands(_ band: (String, Double, Double)) throws {
+        let f = try ScoringFixture()
+        var configuration = GauntletConfiguration()
+        configuration.copyResetThreshold = band.1
+        configuration.copyBanThreshold = band.2
+        var penalized = try GauntletScorer(configuration: configuration)
+        var reference = try GauntletScorer(configuration: configuration)
+        let u = try f.update(trainingOn: Array(0..<16))
+        var copy = u
+        copy.metadata.uid = 1
+        // Give uid 1 a strong standing first, identically in both scorers.
+        for uid in [UID(0), UID(1)] {
+            penalized.state.ratings[uid] = OpenSkillRating(mu: 40, sigma: 2)
+            penalized.state.indicatorAverage[uid] = 0.6
+        }
+        reference.state = penalized.state
+        let copied = try penalized.evaluate(f.evidence(window: 5, peers: [
+            PeerEvidence(uid: 0, submission: .update(u), uploadTime: 1, ownSampleIDs: Array(0..<16)),
+            PeerEvidence(uid: 1, submission: .update(copy), uploadTime: 5, ownSampleIDs: Array(0..<16)),
+        ]))
+        #expect(copied.peers[1].reasons.contains(.copied(from: 0, overlap: 1)))
+        #expect(penalized.state.bannedUntil[1] == nil, "\(band.0): no ban below the ban threshold")
+        if band.0 == "reset band" {
+            #expect(penalized.state.scores[1] == 0)
+            #expect(penalized.state.ratings[1] == nil)
+        } else {
+            // Same window without the copy flag, for the unpenalized score.
+            var unflagged = try GauntletScorer(configuration: {
+                var c = configuration
+                c.copyThreshold = 1.4
+                return c
+            }())
+            unflagged.state = reference.state
+            let clean = try unflagged.evaluate(f.evidence(window: 5, peers: [
+                PeerEvidence(uid: 0, submission: .update(u), uploadTime: 1, ownSampleIDs: Array(0..<16)),
+                PeerEvidence(uid: 1, submission: .update(copy), uploadTime: 5, ownSampleIDs: Array(0..<16)),
+            ]))
+            #expect(clean.peers[1].score > 0, "the comparison needs a positive unpenalized score")
+            let expected = (clean.peers[1].score) * configuration.copyPenalty
+            #expect(abs(copied.peers[1].score - expected) < 1e-12, "penalized \(copied.peers[1].score) vs 0.5 × \(clean.peers[1].score)")
+        }
+    }
+
     @Test func stateRoundTripsThroughJSON() throws {
         let f = try ScoringFixture()
         var scorer = try GauntletScorer()
