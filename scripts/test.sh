@@ -24,8 +24,8 @@ bash scripts/seaweedfs.sh start "$seaweedfs_state"
 source "$seaweedfs_state/env"
 
 swift test --skip-build --skip S3FailureTests
-# The scripted-failure S3 tests measure timeouts in wall-clock seconds; they run on their own so
-# the CPU-heavy suites cannot starve their loopback server on a 2-core machine.
+# The scripted-failure S3 tests drive deadlines and retries against a loopback server; they run
+# on their own so the CPU-heavy suites cannot starve them on a 2-core machine.
 swift test --skip-build --filter S3FailureTests
 # The examples are part of the suite: they must keep building and running.
 swift run --skip-build TrainTinyLlama --steps 30

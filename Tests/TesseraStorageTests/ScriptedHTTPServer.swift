@@ -18,6 +18,9 @@ final class ScriptedHTTPServer: Sendable {
         case chunked(chunks: Int, chunkSize: Int)
         /// Read the request, then say nothing for `seconds` before closing.
         case stall(seconds: Double)
+        /// Headers declaring `declaredLength` bytes, then silence for `seconds` before closing:
+        /// a client that tries to read the body waits or times out.
+        case headersThenStall(declaredLength: Int, seconds: Double)
         /// Close the connection without answering.
         case hangUp
     }
@@ -115,6 +118,10 @@ final class ScriptedHTTPServer: Sendable {
             }
             send(connection, Array("0\r\n\r\n".utf8))
         case let .stall(seconds):
+            Thread.sleep(forTimeInterval: seconds)
+        case let .headersThenStall(declared, seconds):
+            let head = "HTTP/1.1 200 OK\r\nContent-Length: \(declared)\r\nLast-Modified: Wed, 25 Nov 2026 00:18:22 GMT\r\nConnection: close\r\n\r\n"
+            send(connection, Array(head.utf8))
             Thread.sleep(forTimeInterval: seconds)
         case .hangUp:
             return
