@@ -74,6 +74,8 @@ struct BatchSource {
     private var generator: Xoshiro256StarStar
     private let corpus: [Int32]
     private var synthetic: SyntheticCorpus?
+    /// Whether batches come from the fixed pool of 64 random sequences.
+    let isRandomPool: Bool
     let batchSize: Int
     let sequenceLength: Int
 
@@ -82,6 +84,7 @@ struct BatchSource {
         generator = Xoshiro256StarStar(seed: seed)
         corpus = []
         self.synthetic = synthetic
+        self.isRandomPool = false
         self.batchSize = batchSize
         self.sequenceLength = synthetic.sampleLength
     }
@@ -95,6 +98,7 @@ struct BatchSource {
         generator = Xoshiro256StarStar(seed: seed)
         self.batchSize = batchSize
         self.sequenceLength = sequenceLength
+        isRandomPool = textFiles.isEmpty
         if textFiles.isEmpty {
             var g = Xoshiro256StarStar(seed: seed ^ 0x5EED)
             corpus = (0..<(64 * (sequenceLength + 1))).map { _ in Int32(g.next() % UInt64(vocabularySize)) }
@@ -113,8 +117,6 @@ struct BatchSource {
             corpus = bytes
         }
     }
-
-    var isRandomPool: Bool { synthetic == nil && corpus.count == 64 * (sequenceLength + 1) }
 
     mutating func next() throws -> TokenBatch {
         if let corpus = synthetic {
