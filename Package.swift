@@ -14,7 +14,9 @@ let package = Package(
         .library(name: "TesseraS3", targets: ["TesseraS3"]),
         .library(name: "TesseraScoring", targets: ["TesseraScoring"]),
         .library(name: "TesseraChain", targets: ["TesseraChain"]),
+        .library(name: "TesseraNode", targets: ["TesseraNode"]),
         .library(name: "TesseraTestKit", targets: ["TesseraTestKit"]),
+        .library(name: "TesseraSimulation", targets: ["TesseraSimulation"]),
         .executable(name: "tessera", targets: ["tessera"]),
     ],
     dependencies: [
@@ -23,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C system libraries. Imported with `internal import` so they never leak into public API.
@@ -65,10 +68,17 @@ let package = Package(
         .target(name: "TesseraChain", dependencies: ["TesseraCore", .product(name: "Crypto", package: "swift-crypto")]),
         // The Scorer protocol, the Gauntlet scorer, OpenSkill ratings, copy detection, weight policy.
         .target(name: "TesseraScoring", dependencies: ["TesseraCore", "TesseraCodec"]),
-        // Umbrella: re-exports the protocol modules.
-        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraTensor", "TesseraOptimizer", "TesseraCodec", "TesseraData", "TesseraStorage", "TesseraScoring", "TesseraChain"]),
+        // Miner, Validator, the window schedule, gathering, peer lists and checkpoints.
+        .target(
+            name: "TesseraNode",
+            dependencies: ["TesseraCore", "TesseraTensor", "TesseraOptimizer", "TesseraCodec", "TesseraData", "TesseraStorage", "TesseraScoring", "TesseraChain"]
+        ),
+        // Umbrella: re-exports the protocol modules and the nodes.
+        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraTensor", "TesseraOptimizer", "TesseraCodec", "TesseraData", "TesseraStorage", "TesseraScoring", "TesseraChain", "TesseraNode"]),
         // The adversary zoo and a harness for testing custom scorers.
         .target(name: "TesseraTestKit", dependencies: ["Tessera"]),
+        // The whole network in one process on a virtual clock: the main job's engine.
+        .target(name: "TesseraSimulation", dependencies: ["Tessera", "TesseraTestKit"]),
         // Command-line tool.
         .executableTarget(
             name: "tessera",
@@ -76,7 +86,10 @@ let package = Package(
                 "Tessera",
                 "TesseraS3",
                 "TesseraTestKit",
+                "TesseraSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -91,6 +104,7 @@ let package = Package(
         .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CZstd"]),
         .testTarget(name: "TesseraScoringTests", dependencies: ["TesseraScoring", "TesseraTestKit", "Tessera"], exclude: ["make_openskill_vectors.py"]),
         .testTarget(name: "TesseraChainTests", dependencies: ["TesseraChain", "TesseraCore"]),
+        .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "Tessera", "TesseraTestKit", "TesseraSimulation"]),
         .testTarget(name: "TesseraDataTests", dependencies: ["TesseraData", "TesseraCore"], exclude: ["make_sampling_vectors.py"]),
         .testTarget(
             name: "TesseraStorageTests",
