@@ -90,6 +90,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -121,6 +122,7 @@ let package = Package(
         // Examples are built by CI so they cannot drift from the API.
         .executableTarget(name: "TrainTinyLlama", dependencies: ["Tessera"], path: "Examples/TrainTinyLlama"),
         .executableTarget(name: "CustomScorer", dependencies: ["Tessera", "TesseraTestKit"], path: "Examples/CustomScorer"),
+        .executableTarget(name: "CustomMiner", dependencies: ["Tessera"], path: "Examples/CustomMiner", exclude: []),
     ]
 )
 

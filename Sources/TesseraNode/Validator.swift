@@ -209,6 +209,17 @@ public struct Validator<Model: TrainableModel, Codec: GradientCodec, S: Checkpoi
                                      seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
     }
 
+    /// Writes the model checkpoint and state of the last processed window (a graceful
+    /// shutdown's flush); does nothing before the first window.
+    public func saveCheckpoint() async throws {
+        guard let window = lastWindow else { return }
+        let keys = gatherer.keys
+        let modelBytes = try ModelCheckpoint.encode(model.parameters, window: window)
+        let stateBytes = try ValidatorSnapshot(window: window, scorer: scorer.state, weights: weights).encoded()
+        try await Retry.run(attempts: 3) { try await storage.put(keys.checkpoint(window: window), modelBytes) }
+        try await Retry.run(attempts: 3) { try await storage.put(keys.validatorState(window: window), stateBytes) }
+    }
+
     /// The aggregation set: peers with a decoded update and positive weight, the
     /// `maximum` heaviest (ties to the lower uid); while nobody has weight, every decoded
     /// update (the first `maximum` by uid).
