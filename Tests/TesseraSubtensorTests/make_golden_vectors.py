@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""Generates the golden vectors TesseraSubtensorTests checks against.
+
+Reference implementations: py-scale-codec (scalecodec), substrate-interface, xxhash, hashlib,
+py-sr25519-bindings. The recorded mainnet metadata (spec 343) and subnet state are read in
+place from ../shared/fixtures/bittensor (never copied into the repository).
+
+Set-up, once, outside the repository:
+    python3 -m venv /tmp/bt-venv
+    /tmp/bt-venv/bin/pip install --only-binary=:all: substrate-interface scalecodec xxhash \
+        py-sr25519-bindings bt-decode
+Run from the package root:
+    /tmp/bt-venv/bin/python Tests/TesseraSubtensorTests/make_golden_vectors.py
+"""
+import hashlib
+import json
+import os
+import sys
+
+import xxhash
+from scalecodec.base import RuntimeConfigurationObject, ScaleBytes
+from scalecodec.type_registry import load_type_registry_preset
+from scalecodec.utils.ss58 import ss58_encode
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+FIXTURES = os.path.join(os.path.dirname(ROOT), "shared", "fixtures", "bittensor")
+OUT = os.path.join(HERE, "Golden")
+
+
+def runtime(metadata_file):
+    rc = RuntimeConfigurationObject()
+    rc.update_type_registry(load_type_registry_preset("legacy"))
+    rc.update_type_registry(load_type_registry_preset("core"))
+    raw = open(os.path.join(FIXTURES, metadata_file)).read().strip()
+    md = rc.create_scale_object("MetadataVersioned", data=ScaleBytes(raw))
+    md.decode()
+    rc.add_portable_registry(md)
+    return rc, md
+
+
+def twox(data, n):
+    return b"".join(xxhash.xxh64(data, seed=i).intdigest().to_bytes(8, "little") for i in range(n))
+
+
+def hashes():
+    inputs = [b"", b"a", b"abc", b"System", b"Account", b"SubtensorModule", bytes(range(100)), b"x" * 257]
+    out = []
+    for data in inputs:
+        out.append({
+            "input": data.hex(),
+            "twox64": twox(data, 1).hex(),
+            "twox128": twox(data, 2).hex(),
+            "twox256": twox(data, 4).hex(),
+            "blake2b128": hashlib.blake2b(data, digest_size=16).hexdigest(),
+            "blake2b256": hashlib.blake2b(data, digest_size=32).hexdigest(),
+            "blake2b512": hashlib.blake2b(data, digest_size=64).hexdigest(),
+        })
+    return out
+
+
+def compacts(rc):
+    values = [0, 1, 63, 64, 16383, 16384, 2**30 - 1, 2**30, 2**32 - 1, 2**32, 2**53 + 7, 2**64 - 1, 2**128 - 1]
+    out = []
+    for v in values:
+        obj = rc.create_scale_object("Compact<u128>")
+        out.append({"value": str(v), "hex": obj.encode(v).to_hex()[2:]})
+    return out
+
+
+def storage_keys(rc, md):
+    hotkey = bytes(range(32))
+    cases = [
+        ("Timestamp", "Now", []),
+        ("System", "Number", []),
+        ("System", "Account", ["0x" + hotkey.hex()]),
+        ("Commitments", "CommitmentOf", [1, "0x" + hotkey.hex()]),
+        ("SubtensorModule", "Uids", [3, "0x" + hotkey.hex()]),
+    ]
+    from substrateinterface.storage import StorageKey
+    out = []
+    for pallet, name, params in cases:
+        key = StorageKey.create_from_storage_function(pallet, name, params, runtime_config=rc, metadata=md)
+        out.append({"pallet": pallet, "entry": name, "params": [str(p) for p in params], "key": key.to_hex()[2:]})
+    return out
+
+
+def metadata_facts(rc, md, name):
+    pallets = {p.name: p.value["index"] for p in md.pallets}
+    calls = {}
+    for pallet, call in [("SubtensorModule", "set_weights"), ("Commitments", "set_commitment"), ("System", "remark")]:
+        p = md.get_metadata_pallet(pallet)
+        c = [c for c in p.calls if c.name == call][0]
+        calls[f"{pallet}.{call}"] = [p.value["index"], c.value["index"], [f["name"] for f in c.value["fields"]]]
+    version = list(md.value[1].keys())[0]
+    extrinsic = md.value[1][version]["extrinsic"]
+    extensions = [e["identifier"] for e in extrinsic["signed_extensions"]]
+    storage = {}
+    for pallet, entry in [("Commitments", "CommitmentOf"), ("System", "Account"), ("Timestamp", "Now"), ("SubtensorModule", "Uids")]:
+        for s in md.get_metadata_pallet(pallet).storage:
+            if s.value["name"] == entry:
+                t = s.value["type"]
+                storage[f"{pallet}.{entry}"] = t["Map"]["hashers"] if "Map" in t else []
+    version_constant = [c for c in md.get_metadata_pallet("System").constants if c.name == "Version"][0]
+    raw_version = version_constant.value["value"]
+    raw_version = bytes(raw_version) if not isinstance(raw_version, str) else bytes.fromhex(raw_version[2:])
+    version_value = rc.create_scale_object(f"scale_info::{version_constant.value['type']}", data=ScaleBytes(raw_version)).decode()
+    return {
+        "file": name,
+        "version": int(version[1:]),
+        "pallet_count": len(md.pallets),
+        "type_count": len(md.value[1][version]["types"]["types"]),
+        "pallets": {k: pallets[k] for k in ["System", "Timestamp", "SubtensorModule", "Commitments"]},
+        "calls": calls,
+        "extensions": extensions,
+        "storage_hashers": storage,
+        "spec_name": version_value["spec_name"],
+        "spec_version": version_value["spec_version"],
+        "transaction_version": version_value["transaction_version"],
+    }
+
+
+def v15():
+    """scalecodec 1.2 does not read V15; bt-decode (Rust scale-info) does."""
+    import bt_decode
+    raw = bytes.fromhex(open(os.path.join(FIXTURES, "metadata_at_version15.hex")).read().strip()[2:])
+    m = bt_decode.MetadataV15.decode_from_metadata_option(raw)
+    return m, json.loads(m.to_json())
+
+
+def metadata_facts_v15():
+    _, d = v15()
+    types = {t["id"]: t["type"] for t in d["types"]["types"]}
+    pallets = {p["name"]: p for p in d["pallets"]}
+    calls = {}
+    for pallet, call in [("SubtensorModule", "set_weights"), ("Commitments", "set_commitment"), ("System", "remark")]:
+        p = pallets[pallet]
+        variants = types[p["calls"]["ty"]]["def"]["variant"]["variants"]
+        c = [v for v in variants if v["name"] == call][0]
+        calls[f"{pallet}.{call}"] = [p["index"], c["index"], [f["name"] for f in c["fields"]]]
+    return {
+        "file": "metadata_at_version15.hex",
+        "version": 15,
+        "pallet_count": len(d["pallets"]),
+        "type_count": len(types),
+        "pallets": {k: pallets[k]["index"] for k in ["System", "Timestamp", "SubtensorModule", "Commitments"]},
+        "calls": calls,
+        "extensions": [e["identifier"] for e in d["extrinsic"]["signed_extensions"]],
+        "apis": len(d["apis"]),
+    }
+
+
+def subnet_state():
+    import bt_decode
+    fixture = json.load(open(os.path.join(FIXTURES, "subnet_state_netuid1_spec343.json")))
+    m, d = v15()
+    api = [a for a in d["apis"] if a["name"] == "SubnetInfoRuntimeApi"][0]
+    api = [x for x in api["methods"] if x["name"] == "get_subnet_state"][0]
+    registry = bt_decode.PortableRegistry.from_metadata_v15(m)
+    value = bt_decode.decode(f"scale_info::{api['output']}", registry, bytes.fromhex(fixture["result_hex"][2:]))
+    value["hotkeys"] = [bytes(h[0] if isinstance(h[0], (list, tuple)) else h) for h in value["hotkeys"]]
+    n = len(value["hotkeys"])
+    best = max(range(n), key=lambda u: value["incentives"][u])
+    richest = max(range(n), key=lambda u: value["total_stake"][u])
+    permit = [u for u in range(n) if value["validator_permit"][u]][0]
+    pick = sorted({0, 1, 2, 100, 511, n - 1, best, richest, permit})
+    return {
+        "output_type": api["output"],
+        "field_names": list(value.keys()),
+        "netuid": value["netuid"],
+        "uids": n,
+        "total_stake_rao": sum(value["total_stake"]),
+        "incentive_sum": sum(value["incentives"]),
+        "permits": sum(1 for p in value["validator_permit"] if p),
+        "active": sum(1 for p in value["active"] if p),
+        "neurons": [{
+            "uid": u,
+            "hotkey": ss58_encode(value["hotkeys"][u], 42),
+            "total_stake": value["total_stake"][u],
+            "incentive": value["incentives"][u],
+            "validator_permit": value["validator_permit"][u],
+        } for u in pick],
+    }
+
+
+def keys():
+    import bip39
+    import ed25519_zebra
+    import sr25519
+    seeds = [bytes(32), bytes(range(32)), hashlib.sha256(b"tessera").digest(),
+             bytes.fromhex("e5be9a5092b81bca64be81d212e7f2f9eba183bb7a90954f7b76361f6edb5c0a")]
+    messages = [b"", b"tessera", bytes(range(200)), b"\x42" * 300]
+    sr, ed = [], []
+    for seed in seeds:
+        public, secret = sr25519.pair_from_seed(seed)
+        for message in messages:
+            signature = sr25519.sign((public, secret), message)
+            assert sr25519.verify(signature, message, public)
+            sr.append({"seed": seed.hex(), "public_key": public.hex(), "secret": secret.hex(),
+                       "message": message.hex(), "signature": signature.hex()})
+        private, public_ed = ed25519_zebra.ed_from_seed(seed)
+        for message in messages:
+            signature = ed25519_zebra.ed_sign(private, message)
+            assert ed25519_zebra.ed_verify(signature, message, public_ed)
+            ed.append({"seed": seed.hex(), "public_key": bytes(public_ed).hex(), "message": message.hex(),
+                       "signature": bytes(signature).hex()})
+    phrases = [
+        "bottom drive obey lake curtain smoke basket hold race lonely fit walk",
+        "legal winner thank year wave sausage worth useful legal winner thank yellow",
+        "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about",
+    ]
+    mnemonics = []
+    for phrase in phrases:
+        for password in ["", "Substrate"]:
+            mini = bytes(bip39.bip39_to_mini_secret(phrase, password))
+            mnemonics.append({"phrase": phrase, "password": password, "mini_secret": mini.hex(),
+                              "sr25519_public_key": sr25519.pair_from_seed(mini)[0].hex(),
+                              "ed25519_public_key": bytes(ed25519_zebra.ed_from_seed(mini)[1]).hex()})
+    return {"sr25519": sr, "ed25519": ed, "mnemonics": mnemonics}
+
+
+def main():
+    if not os.path.isdir(FIXTURES):
+        sys.exit(f"fixtures not found at {FIXTURES}")
+    rc14, md14 = runtime("metadata_v14.hex")
+    vectors = {
+        "hashes": hashes(),
+        "compact": compacts(rc14),
+        "metadata": [metadata_facts(rc14, md14, "metadata_v14.hex"), metadata_facts_v15()],
+        "storage_keys": storage_keys(rc14, md14),
+        "ss58": [{"public_key": bytes(range(32)).hex(), "prefix": p, "address": ss58_encode(bytes(range(32)), p)} for p in [0, 2, 42, 255, 16383]],
+        "subnet_state": subnet_state(),
+        "keys": keys(),
+    }
+    with open(os.path.join(OUT, "vectors.json"), "w") as f:
+        json.dump(vectors, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print("wrote", os.path.join(OUT, "vectors.json"))
+
+
+if __name__ == "__main__":
+    main()
