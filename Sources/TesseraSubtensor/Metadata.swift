@@ -361,6 +361,25 @@ public struct RuntimeMetadata: Sendable {
         try self.init(bytes: Hex.decode(hex))
     }
 
+    private init(version: UInt8, registry: TypeRegistry, pallets: [Pallet], extrinsic: ExtrinsicInfo, apis: [RuntimeAPI]) {
+        self.version = version
+        self.registry = registry
+        self.pallets = pallets
+        self.extrinsic = extrinsic
+        self.apis = apis
+    }
+
+    /// A copy with one transaction extension renamed (to test how unknown extensions are handled).
+    public func renamingExtension(_ identifier: String, to newIdentifier: String) -> RuntimeMetadata {
+        var info = extrinsic
+        info.extensions = info.extensions.map { e in
+            var copy = e
+            if copy.identifier == identifier { copy.identifier = newIdentifier }
+            return copy
+        }
+        return RuntimeMetadata(version: version, registry: registry, pallets: pallets, extrinsic: info, apis: apis)
+    }
+
     // MARK: Lookups
 
     /// The pallet named `name`.

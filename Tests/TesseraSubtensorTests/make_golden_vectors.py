@@ -219,6 +219,91 @@ def keys():
     return {"sr25519": sr, "ed25519": ed, "mnemonics": mnemonics}
 
 
+def offline_substrate(rc, md):
+    """A SubstrateInterface that never connects: runtime, metadata and block hashes are given."""
+    from substrateinterface import SubstrateInterface
+
+    class Offline(SubstrateInterface):
+        def __init__(self):  # noqa: no connection
+            self.runtime_config = rc
+            self.metadata = md
+            self.runtime_version = 343
+            self.transaction_version = 1
+            self.ss58_format = 42
+            self.config = {"strict_scale_decode": True}
+
+        def init_runtime(self, block_hash=None, block_id=None):
+            return None
+
+        def get_block_hash(self, block_id=None):
+            return "0x" + (hashlib.blake2b(f"block {block_id}".encode(), digest_size=32).hexdigest())
+
+    return Offline()
+
+
+def extrinsics(rc, md):
+    """set_weights and set_commitment calls, signing payloads and whole signed extrinsics
+    (ed25519: deterministic signatures) from substrate-interface."""
+    from substrateinterface import Keypair, KeypairType
+    substrate = offline_substrate(rc, md)
+    calls = [
+        ("SubtensorModule", "set_weights", {"netuid": 3, "dests": [0, 1, 7, 1023], "weights": [65535, 32768, 1, 12000], "version_key": 4025}),
+        ("SubtensorModule", "set_weights", {"netuid": 1, "dests": list(range(200)), "weights": [(i * 331) % 65536 for i in range(200)], "version_key": 0}),
+        ("Commitments", "set_commitment", {"netuid": 3, "info": {"fields": [[{"Raw32": b"bucket-name:0123456789abcdef0123"}]]}}),
+        ("Commitments", "set_commitment", {"netuid": 7, "info": {"fields": [[{"Raw128": b"a" * 32 + b"B" * 32 + b"c" * 64}]]}}),
+        ("System", "remark", {"remark": "0x" + b"hello tessera".hex()}),
+    ]
+    eras = [None, {"period": 64, "current": 4_123_456}, {"period": 5, "current": 6_000_001}]
+    out = []
+    for i, (module, function, params) in enumerate(calls):
+        call = rc.create_scale_object("Call", metadata=md)
+        call.encode({"call_module": module, "call_function": function, "call_args": params})
+        seed = hashlib.sha256(f"tessera key {i}".encode()).digest()
+        keypair = Keypair.create_from_seed(seed.hex(), crypto_type=KeypairType.ED25519, ss58_format=42)
+        era = eras[i % len(eras)]
+        nonce = [0, 5, 300, 70000, 2**32 - 1][i]
+        payload = substrate.generate_signature_payload(call=call, era=dict(era) if era else None, nonce=nonce, tip=0)
+        extrinsic = substrate.create_signed_extrinsic(call=call, keypair=keypair, era=dict(era) if era else None, nonce=nonce)
+        args = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in params.items()}
+        if module == "Commitments":
+            field = params["info"]["fields"][0][0]
+            (variant, data), = field.items()
+            args = {"netuid": params["netuid"], "data": data.hex()}
+        out.append({
+            "pallet": module, "call": function, "args": args,
+            "call_hex": call.data.to_hex()[2:],
+            "seed": seed.hex(), "public_key": keypair.public_key.hex(), "address": keypair.ss58_address,
+            "era": era, "era_hex": era_hex(rc, era), "birth_block": birth_block(rc, era),
+            "nonce": nonce,
+            "genesis_hash": substrate.get_block_hash(0)[2:],
+            "birth_block_hash": birth_hash(rc, substrate, era),
+            "signing_payload": payload.to_hex()[2:],
+            "extrinsic": extrinsic.data.to_hex()[2:],
+        })
+    return out
+
+
+def era_hex(rc, era):
+    obj = rc.create_scale_object("Era")
+    return obj.encode(dict(era) if era else "00").to_hex()[2:]
+
+
+def birth_block(rc, era):
+    if era is None:
+        return 0
+    obj = rc.create_scale_object("Era")
+    obj.encode(dict(era))
+    return obj.birth(era["current"])
+
+
+def birth_hash(rc, substrate, era):
+    if era is None:
+        return substrate.get_block_hash(0)[2:]
+    obj = rc.create_scale_object("Era")
+    obj.encode(dict(era))
+    return substrate.get_block_hash(obj.birth(era["current"]))[2:]
+
+
 def main():
     if not os.path.isdir(FIXTURES):
         sys.exit(f"fixtures not found at {FIXTURES}")
@@ -231,6 +316,7 @@ def main():
         "ss58": [{"public_key": bytes(range(32)).hex(), "prefix": p, "address": ss58_encode(bytes(range(32)), p)} for p in [0, 2, 42, 255, 16383]],
         "subnet_state": subnet_state(),
         "keys": keys(),
+        "extrinsics": extrinsics(rc14, md14),
     }
     with open(os.path.join(OUT, "vectors.json"), "w") as f:
         json.dump(vectors, f, indent=1, sort_keys=True)
