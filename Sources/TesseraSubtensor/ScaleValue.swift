@@ -15,6 +15,25 @@ public indirect enum ScaleValue: Sendable, Hashable {
     case composite([ScaleValue])
     /// An enum variant by name, with its fields.
     case variant(String, [ScaleValue])
+    /// A signed integer (decoding only).
+    case signed(Int128)
+
+    /// Every `bytes` payload of `Raw…`/`BigRaw` variants inside this value, in order (how
+    /// commitment fields hold their data).
+    public var rawVariantBytes: [UInt8] {
+        switch self {
+        case .variant(let name, let fields):
+            if name.hasPrefix("Raw") || name == "BigRaw", fields.count == 1 {
+                if case .bytes(let raw) = fields[0] { return raw }
+                return fields[0].rawVariantBytes
+            }
+            return fields.flatMap(\.rawVariantBytes)
+        case .sequence(let items), .composite(let items):
+            return items.flatMap(\.rawVariantBytes)
+        default:
+            return []
+        }
+    }
 }
 
 extension TypeRegistry {
@@ -70,6 +89,109 @@ extension TypeRegistry {
             for (field, item) in zip(variant.fields, items) { try encode(item, as: field.type, into: &encoder, depth: depth + 1) }
         default:
             throw mismatch(value, type)
+        }
+    }
+}
+
+extension TypeRegistry {
+    /// Decodes one value of type `id`. Byte vectors and arrays become ``ScaleValue/bytes(_:)``;
+    /// 256-bit integers become little-endian bytes.
+    /// - Throws: ``SubtensorError`` `.malformedSCALE` for truncated or invalid input (lengths are
+    ///   checked before allocating), `.malformedMetadata` for dangling or cyclic types.
+    public func decode(_ id: UInt32, from decoder: inout ScaleDecoder) throws(SubtensorError) -> ScaleValue {
+        try decode(id, from: &decoder, depth: 0)
+    }
+
+    private func decode(_ id: UInt32, from d: inout ScaleDecoder, depth: Int) throws(SubtensorError) -> ScaleValue {
+        guard depth < 64 else { throw SubtensorError(.malformedMetadata, "type \(id) nests too deeply") }
+        let type = try self.type(id)
+        switch type.definition {
+        case .primitive(let p):
+            switch p {
+            case .bool: return .bool(try d.readBool())
+            case .str: return .string(try d.readString())
+            case .char: return .unsigned(UInt128(try d.read(UInt32.self)))
+            case .u8: return .unsigned(UInt128(try d.readByte()))
+            case .u16: return .unsigned(UInt128(try d.read(UInt16.self)))
+            case .u32: return .unsigned(UInt128(try d.read(UInt32.self)))
+            case .u64: return .unsigned(UInt128(try d.read(UInt64.self)))
+            case .u128: return .unsigned(try d.read(UInt128.self))
+            case .i8: return .signed(Int128(Int8(bitPattern: try d.readByte())))
+            case .i16: return .signed(Int128(Int16(bitPattern: try d.read(UInt16.self))))
+            case .i32: return .signed(Int128(Int32(bitPattern: try d.read(UInt32.self))))
+            case .i64: return .signed(Int128(Int64(bitPattern: try d.read(UInt64.self))))
+            case .i128: return .signed(Int128(bitPattern: try d.read(UInt128.self)))
+            case .u256, .i256: return .bytes(try d.readBytes(32))
+            }
+        case .compact:
+            return .unsigned(try d.readCompact(UInt128.self))
+        case .sequence(let element):
+            if case .primitive(.u8) = try self.type(element).definition { return .bytes(try d.readByteVector()) }
+            let minimum = try isZeroSized(element) ? 0 : 1
+            let count = try d.readLength(minimumItemSize: minimum)
+            var items: [ScaleValue] = []
+            items.reserveCapacity(min(count, 1 << 16))
+            for _ in 0..<count { items.append(try decode(element, from: &d, depth: depth + 1)) }
+            return .sequence(items)
+        case .array(let length, let element):
+            if case .primitive(.u8) = try self.type(element).definition { return .bytes(try d.readBytes(Int(length))) }
+            guard try isZeroSized(element) || Int(length) <= d.remaining else {
+                throw scaleError("array of \(length) items exceeds the \(d.remaining) remaining bytes")
+            }
+            var items: [ScaleValue] = []
+            for _ in 0..<length { items.append(try decode(element, from: &d, depth: depth + 1)) }
+            return .sequence(items)
+        case .tuple(let elements):
+            var items: [ScaleValue] = []
+            for element in elements { items.append(try decode(element, from: &d, depth: depth + 1)) }
+            return .sequence(items)
+        case .composite(let fields):
+            var items: [ScaleValue] = []
+            for field in fields { items.append(try decode(field.type, from: &d, depth: depth + 1)) }
+            return .composite(items)
+        case .variant(let variants):
+            let index = try d.readByte()
+            guard let variant = variants.first(where: { $0.index == index }) else {
+                throw scaleError("no variant \(index) in \(type.path.joined(separator: "::"))")
+            }
+            var items: [ScaleValue] = []
+            for field in variant.fields { items.append(try decode(field.type, from: &d, depth: depth + 1)) }
+            return .variant(variant.name, items)
+        case .bitSequence:
+            throw SubtensorError(.unsupportedMetadata, "bit sequences (type \(id)) are not decoded")
+        }
+    }
+
+    /// The encoded size of type `id` if every value has the same size, else `nil`.
+    /// - Throws: ``SubtensorError`` `.malformedMetadata` for dangling or cyclic types.
+    public func fixedSize(_ id: UInt32) throws(SubtensorError) -> Int? {
+        try fixedSize(id, depth: 0)
+    }
+
+    private func fixedSize(_ id: UInt32, depth: Int) throws(SubtensorError) -> Int? {
+        guard depth < 64 else { throw SubtensorError(.malformedMetadata, "type \(id) nests too deeply") }
+        switch try type(id).definition {
+        case .primitive(let p): return p.size
+        case .array(let length, let element):
+            guard let size = try fixedSize(element, depth: depth + 1) else { return nil }
+            let (total, overflow) = size.multipliedReportingOverflow(by: Int(length))
+            return overflow ? nil : total
+        case .composite(let fields):
+            var total = 0
+            for field in fields {
+                guard let size = try fixedSize(field.type, depth: depth + 1) else { return nil }
+                total += size
+            }
+            return total
+        case .tuple(let elements):
+            var total = 0
+            for element in elements {
+                guard let size = try fixedSize(element, depth: depth + 1) else { return nil }
+                total += size
+            }
+            return total
+        case .variant, .sequence, .compact, .bitSequence:
+            return nil
         }
     }
 }

@@ -11,7 +11,7 @@ public struct SubtensorError: Error, Hashable, Sendable, CustomStringConvertible
             case invalidHex, malformedSCALE, malformedMetadata, unsupportedMetadata, notInMetadata
             case unsupportedExtension, invalidKey, invalidAddress, invalidArgument
             case transport, timeout, invalidResponse, rpc, rateLimited, notRegistered
-            case transactionRejected, transactionFailed
+            case transactionRejected, transactionFailed, unknownBlock, unknownSubnet
         }
         fileprivate let base: Base
         /// A hexadecimal string is malformed.
@@ -48,6 +48,10 @@ public struct SubtensorError: Error, Hashable, Sendable, CustomStringConvertible
         public static let transactionRejected = Code(base: .transactionRejected)
         /// The extrinsic was included but its dispatch failed, or it was dropped.
         public static let transactionFailed = Code(base: .transactionFailed)
+        /// The block has not been produced yet.
+        public static let unknownBlock = Code(base: .unknownBlock)
+        /// No such subnet.
+        public static let unknownSubnet = Code(base: .unknownSubnet)
         public var description: String { base.rawValue }
     }
 
@@ -80,6 +84,8 @@ public struct SubtensorError: Error, Hashable, Sendable, CustomStringConvertible
         switch code {
         case .notRegistered: ChainError(.notRegistered, message)
         case .rateLimited: ChainError(.rateLimited, message)
+        case .unknownBlock: ChainError(.unknownBlock, message)
+        case .unknownSubnet: ChainError(.unknownSubnet, message)
         case .invalidArgument: ChainError(.invalidConfiguration, message)
         default: ChainError(.transport, description)
         }
