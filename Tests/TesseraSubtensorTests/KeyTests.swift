@@ -52,6 +52,7 @@ import TesseraSubtensor
 
     @Test func sr25519SignaturesVerifiedByPython() throws {
         let cases = Golden.object("sr25519_swift_signatures")["cases"] as? [[String: String]] ?? []
+        #expect(cases.count == 8)
         for item in cases {
             let signature = try Sr25519.sign(miniSecret: bytes(item["seed"] ?? ""), message: bytes(item["message"] ?? ""),
                                              context: Array("substrate".utf8), randomness: bytes(item["randomness"] ?? ""))

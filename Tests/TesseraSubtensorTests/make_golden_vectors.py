@@ -10,7 +10,11 @@ Set-up, once, outside the repository:
     /tmp/bt-venv/bin/pip install --only-binary=:all: substrate-interface scalecodec xxhash \
         py-sr25519-bindings bt-decode
 Run from the package root:
-    /tmp/bt-venv/bin/python Tests/TesseraSubtensorTests/make_golden_vectors.py
+    /tmp/bt-venv/bin/python Tests/TesseraSubtensorTests/make_golden_vectors.py [--tessera PATH]
+
+With --tessera (a built `tessera` binary), sr25519 signatures made by Tessera with fixed
+randomness (`tessera keys sign --randomness`) are verified with py-sr25519-bindings and recorded
+("sr25519_swift_signatures"); without it, the previously recorded ones are kept.
 """
 import hashlib
 import json
@@ -304,6 +308,26 @@ def birth_hash(rc, substrate, era):
     return substrate.get_block_hash(obj.birth(era["current"]))[2:]
 
 
+def swift_signatures(tessera):
+    import subprocess
+
+    import sr25519
+    cases = []
+    for i in range(8):
+        seed = hashlib.sha256(f"swift sr25519 {i}".encode()).digest()
+        message = hashlib.sha512(f"message {i}".encode()).digest()[: i * 37 % 300] * (1 + i // 3)
+        randomness = hashlib.sha256(f"randomness {i}".encode()).digest()
+        out = subprocess.run([tessera, "keys", "sign", "--scheme", "sr25519", "--seed", seed.hex(), "--message", message.hex(),
+                              "--randomness", randomness.hex()], check=True, capture_output=True, text=True).stdout
+        signed = json.loads(out)
+        public, _ = sr25519.pair_from_seed(seed)
+        signature = bytes.fromhex(signed["signature"][2:])
+        assert signed["public_key"][2:] == public.hex(), "public key differs from schnorrkel"
+        assert sr25519.verify(signature, message, public), f"py-sr25519-bindings rejects Tessera's signature {i}"
+        cases.append({"seed": seed.hex(), "message": message.hex(), "randomness": randomness.hex(), "signature": signature.hex()})
+    return {"verified_by": "py-sr25519-bindings sr25519.verify", "cases": cases}
+
+
 def main():
     if not os.path.isdir(FIXTURES):
         sys.exit(f"fixtures not found at {FIXTURES}")
@@ -318,6 +342,14 @@ def main():
         "keys": keys(),
         "extrinsics": extrinsics(rc14, md14),
     }
+    tessera = sys.argv[sys.argv.index("--tessera") + 1] if "--tessera" in sys.argv else None
+    previous = os.path.join(OUT, "vectors.json")
+    if tessera:
+        vectors["sr25519_swift_signatures"] = swift_signatures(tessera)
+    elif os.path.exists(previous):
+        kept = json.load(open(previous)).get("sr25519_swift_signatures")
+        if kept:
+            vectors["sr25519_swift_signatures"] = kept
     with open(os.path.join(OUT, "vectors.json"), "w") as f:
         json.dump(vectors, f, indent=1, sort_keys=True)
         f.write("\n")
