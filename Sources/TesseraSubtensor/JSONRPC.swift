@@ -157,23 +157,32 @@ public final class HTTPJSONRPCTransport: JSONRPCTransport {
     }
 
     private func attemptCall(_ method: String, _ params: [JSONValue]) async throws(SubtensorError) -> JSONValue {
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: JSONRPCCodec.encode(id: counter.next(), method: method, params: params)))
-        let seconds = timeout.components.seconds
-        let deadline = TimeAmount.seconds(seconds) + .nanoseconds(timeout.components.attoseconds / 1_000_000_000)
+        var prepared = HTTPClientRequest(url: url)
+        prepared.method = .POST
+        prepared.headers.add(name: "Content-Type", value: "application/json")
+        prepared.body = .bytes(ByteBuffer(bytes: JSONRPCCodec.encode(id: counter.next(), method: method, params: params)))
+        let request = prepared
+        let timeout = self.timeout, client = self.client, limit = maximumResponseBytes, url = self.url
+        let deadline = TimeAmount.nanoseconds(Int64(clamping: timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+        let status: UInt
         let body: [UInt8]
         do {
-            let response = try await client.execute(request, timeout: deadline)
-            let status = response.status.code
-            if status == 429 || status >= 500 {
-                throw SubtensorError(.transport, "\(method): HTTP \(status)")
-            }
-            let buffer = try await response.body.collect(upTo: maximumResponseBytes)
-            body = Array(buffer.readableBytesView)
-            if status != 200, (try? JSONRPCCodec.result(of: body, method: method)) == nil {
-                throw SubtensorError(.invalidResponse, "\(method): HTTP \(status)")
+            // Our own deadline races the request, so a stalled server always ends in `.timeout`.
+            (status, body) = try await withThrowingTaskGroup(of: (UInt, [UInt8]).self) { group in
+                group.addTask {
+                    let response = try await client.execute(request, timeout: deadline)
+                    let code = response.status.code
+                    if code == 429 || code >= 500 { return (code, []) }
+                    let buffer = try await response.body.collect(upTo: limit)
+                    return (code, Array(buffer.readableBytesView))
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw SubtensorError(.timeout, "\(method): no answer from \(url) within \(timeout)")
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next() else { throw SubtensorError(.transport, "\(method): no result") }
+                return first
             }
         } catch let error as SubtensorError {
             throw error
@@ -183,6 +192,10 @@ public final class HTTPJSONRPCTransport: JSONRPCTransport {
             throw SubtensorError(.invalidResponse, "\(method): response exceeds \(maximumResponseBytes) bytes (\(error))")
         } catch {
             throw SubtensorError(.transport, "\(method): \(url): \(error)")
+        }
+        if status == 429 || status >= 500 { throw SubtensorError(.transport, "\(method): HTTP \(status)") }
+        if status != 200, (try? JSONRPCCodec.result(of: body, method: method)) == nil {
+            throw SubtensorError(.invalidResponse, "\(method): HTTP \(status)")
         }
         return try JSONRPCCodec.result(of: body, method: method)
     }
