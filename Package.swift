@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "TesseraScoring", targets: ["TesseraScoring"]),
         .library(name: "TesseraChain", targets: ["TesseraChain"]),
         .library(name: "TesseraNode", targets: ["TesseraNode"]),
+        .library(name: "TesseraSubtensor", targets: ["TesseraSubtensor"]),
         .library(name: "TesseraTestKit", targets: ["TesseraTestKit"]),
         .library(name: "TesseraSimulation", targets: ["TesseraSimulation"]),
         .executable(name: "tessera", targets: ["tessera"]),
@@ -38,6 +39,11 @@ let package = Package(
             name: "CZstd",
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
         ),
 
         // Protocols and value types every other module shares.
@@ -66,6 +72,20 @@ let package = Package(
         ),
         // The ChainClient protocol and LocalChain (in-process, virtual or wall clock).
         .target(name: "TesseraChain", dependencies: ["TesseraCore", .product(name: "Crypto", package: "swift-crypto")]),
+        // Bittensor client: JSON-RPC, SCALE, runtime metadata, extrinsics, ed25519 + sr25519 keys.
+        .target(
+            name: "TesseraSubtensor",
+            dependencies: [
+                "TesseraChain", "TesseraCore", "CSodium",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
         // The Scorer protocol, the Gauntlet scorer, OpenSkill ratings, copy detection, weight policy.
         .target(name: "TesseraScoring", dependencies: ["TesseraCore", "TesseraCodec"]),
         // Miner, Validator, the window schedule, gathering, peer lists and checkpoints.
@@ -85,6 +105,7 @@ let package = Package(
             dependencies: [
                 "Tessera",
                 "TesseraS3",
+                "TesseraSubtensor",
                 "TesseraTestKit",
                 "TesseraSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -106,6 +127,17 @@ let package = Package(
         .testTarget(name: "TesseraScoringTests", dependencies: ["TesseraScoring", "TesseraTestKit", "Tessera"], exclude: ["make_openskill_vectors.py"]),
         .testTarget(name: "TesseraChainTests", dependencies: ["TesseraChain", "TesseraCore"]),
         .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "Tessera", "TesseraTestKit", "TesseraSimulation"]),
+        .testTarget(
+            name: "TesseraSubtensorTests",
+            dependencies: [
+                "TesseraSubtensor", "TesseraChain", "TesseraCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["make_golden_vectors.py"],
+            resources: [.copy("Golden")]
+        ),
         .testTarget(name: "TesseraDataTests", dependencies: ["TesseraData", "TesseraCore"], exclude: ["make_sampling_vectors.py"]),
         .testTarget(
             name: "TesseraStorageTests",

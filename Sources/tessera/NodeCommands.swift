@@ -47,7 +47,7 @@ struct ClusterFile: Codable, Sendable {
 }
 
 /// Options every node process takes.
-struct NodeOptions: ParsableArguments {
+struct ClusterNodeOptions: ParsableArguments {
     @Option(help: "The cluster file (chain genesis, metagraph, network parameters, model, data).") var cluster: String
     @Option(help: "This node's hotkey (must be in the cluster file).") var hotkey: String
     @Option(help: "Windows to run before exiting (default: until SIGINT/SIGTERM).") var windows: Int?
@@ -83,7 +83,7 @@ struct MinerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "miner",
         abstract: "Run a miner process: train each window's slice, upload, gather, take the outer step.")
-    @OptionGroup var options: NodeOptions
+    @OptionGroup var options: ClusterNodeOptions
 
     func run() throws {
         let logger = options.logger("tessera.miner.\(options.hotkey)")
@@ -119,7 +119,7 @@ struct ValidatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validator",
         abstract: "Run a validator process: gather, check, score, aggregate, publish peer lists, set weights, checkpoint.")
-    @OptionGroup var options: NodeOptions
+    @OptionGroup var options: ClusterNodeOptions
     @Option(help: "Write the final weights as JSON to this file on exit.") var weightsOut: String?
 
     func run() throws {

@@ -1,0 +1,88 @@
+import Testing
+import TesseraSubtensor
+
+@Suite struct KeyTests {
+    /// Merlin's published transcript test (merlin `equivalence_simple`).
+    @Test func merlinPublishedVector() {
+        var t = MerlinTranscript(label: Array("test protocol".utf8))
+        t.append(label: Array("some label".utf8), message: Array("some data".utf8))
+        #expect(hex(t.challengeBytes(label: Array("challenge".utf8), count: 32)) ==
+            "d5a21972d0d5fe320c0d263fac7fffb8145aa640af6e9bca177c03c7efcf0615")
+    }
+
+    /// RFC 8032 §7.1 test 1.
+    @Test func ed25519RFC8032() throws {
+        let pair = try KeyPair(scheme: .ed25519, seed: bytes("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"))
+        #expect(hex(pair.publicKey) == "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+        #expect(hex(pair.sign([])) == "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b")
+    }
+
+    @Test func ed25519MatchesPython() throws {
+        let cases = Golden.object("keys")["ed25519"] as? [[String: String]] ?? []
+        #expect(cases.count == 16)
+        for item in cases {
+            let pair = try KeyPair(scheme: .ed25519, seed: bytes(item["seed"] ?? ""))
+            #expect(hex(pair.publicKey) == item["public_key"])
+            let message = bytes(item["message"] ?? "")
+            #expect(hex(pair.sign(message)) == item["signature"])
+            #expect(KeyPair.verify(scheme: .ed25519, publicKey: pair.publicKey, message: message, signature: bytes(item["signature"] ?? "")))
+        }
+    }
+
+    /// Public keys from py-sr25519-bindings (schnorrkel), its signatures verify here, and our
+    /// signatures verify here too (Python verified a sample of them: see Documentation/Subtensor.md).
+    @Test func sr25519MatchesSchnorrkel() throws {
+        let cases = Golden.object("keys")["sr25519"] as? [[String: String]] ?? []
+        #expect(cases.count == 16)
+        for item in cases {
+            let pair = try KeyPair(scheme: .sr25519, seed: bytes(item["seed"] ?? ""))
+            #expect(hex(pair.publicKey) == item["public_key"])
+            let message = bytes(item["message"] ?? "")
+            let theirs = bytes(item["signature"] ?? "")
+            #expect(KeyPair.verify(scheme: .sr25519, publicKey: pair.publicKey, message: message, signature: theirs))
+            let ours = pair.sign(message)
+            #expect(KeyPair.verify(scheme: .sr25519, publicKey: pair.publicKey, message: message, signature: ours))
+            // Tampering breaks it.
+            var bad = theirs
+            bad[0] ^= 1
+            #expect(!KeyPair.verify(scheme: .sr25519, publicKey: pair.publicKey, message: message, signature: bad))
+            #expect(!KeyPair.verify(scheme: .sr25519, publicKey: pair.publicKey, message: message + [0], signature: theirs))
+        }
+    }
+
+    @Test func sr25519SignaturesVerifiedByPython() throws {
+        let cases = Golden.object("sr25519_swift_signatures")["cases"] as? [[String: String]] ?? []
+        #expect(cases.count == 8)
+        for item in cases {
+            let signature = try Sr25519.sign(miniSecret: bytes(item["seed"] ?? ""), message: bytes(item["message"] ?? ""),
+                                             context: Array("substrate".utf8), randomness: bytes(item["randomness"] ?? ""))
+            #expect(hex(signature) == item["signature"], "signature verified by py-sr25519-bindings")
+        }
+    }
+
+    @Test func mnemonicsMatchSubstrate() throws {
+        let cases = Golden.object("keys")["mnemonics"] as? [[String: String]] ?? []
+        #expect(cases.count == 6)
+        for item in cases {
+            let phrase = item["phrase"] ?? "", password = item["password"] ?? ""
+            #expect(hex(try Mnemonic.miniSecret(phrase: phrase, password: password)) == item["mini_secret"])
+            #expect(hex(try KeyPair(scheme: .sr25519, mnemonic: phrase, password: password).publicKey) == item["sr25519_public_key"])
+            #expect(hex(try KeyPair(scheme: .ed25519, mnemonic: phrase, password: password).publicKey) == item["ed25519_public_key"])
+        }
+        #expect(throws: SubtensorError.self) { try Mnemonic.miniSecret(phrase: "bottom drive obey lake curtain smoke basket hold race lonely fit fit") }
+        #expect(throws: SubtensorError.self) { try Mnemonic.miniSecret(phrase: "not a mnemonic") }
+    }
+
+    @Test func generatedPhraseRoundTrips() throws {
+        let phrase = Mnemonic.generate(words: 12)
+        #expect(phrase.split(separator: " ").count == 12)
+        _ = try Mnemonic.miniSecret(phrase: phrase)
+    }
+
+    @Test func badKeysThrow() {
+        #expect(throws: SubtensorError.self) { try KeyPair(scheme: .ed25519, seed: [1, 2, 3]) }
+        #expect(throws: SubtensorError.self) { try KeyPair(scheme: .sr25519, seed: [UInt8](repeating: 0, count: 64)) }
+        #expect(!KeyPair.verify(scheme: .sr25519, publicKey: [1], message: [], signature: []))
+        #expect(!KeyPair.verify(scheme: .ed25519, publicKey: [UInt8](repeating: 0, count: 32), message: [], signature: [UInt8](repeating: 0, count: 64)))
+    }
+}
