@@ -131,15 +131,10 @@ public struct UpdateGatherer<Codec: GradientCodec>: Sendable {
     }
 
     private func retrying<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        var last: any Error = NodeError(.storage, "no attempt made")
-        for attempt in 0..<max(1, attempts) {
-            do { return try await body() } catch let error as StorageError where error.code == .sizeLimitExceeded || error.code == .notFound {
-                throw error
-            } catch {
-                last = error
-                if attempt + 1 < attempts { try? await Task.sleep(nanoseconds: UInt64(50_000_000) << UInt64(attempt)) }
-            }
-        }
-        throw last
+        // A missing or oversized object will not change on retry.
+        try await Retry.run(attempts: attempts, isPermanent: { error in
+            guard let error = error as? StorageError else { return false }
+            return error.code == .sizeLimitExceeded || error.code == .notFound
+        }, body)
     }
 }

@@ -191,11 +191,7 @@ public struct Validator<Model: TrainableModel, Codec: GradientCodec, S: Checkpoi
         }
         var checkpointed = false
         if window.rawValue % parameters.checkpointInterval == 0 {
-            let modelBytes = try ModelCheckpoint.encode(next.parameters, window: window)
-            let stateBytes = try ValidatorSnapshot(window: window, scorer: scorer.state, weights: scores.weights).encoded()
-            // The model first: a state file is only ever read with its checkpoint beside it.
-            try await Retry.run(attempts: 3) { try await storage.put(keys.checkpoint(window: window), modelBytes) }
-            try await Retry.run(attempts: 3) { try await storage.put(keys.validatorState(window: window), stateBytes) }
+            try await writeCheckpoint(window: window, parameters: next.parameters, scorerState: scorer.state, weights: scores.weights)
             checkpointed = true
         }
         // Commit the new state only now: a failure above leaves the validator as it was.
@@ -213,9 +209,15 @@ public struct Validator<Model: TrainableModel, Codec: GradientCodec, S: Checkpoi
     /// shutdown's flush); does nothing before the first window.
     public func saveCheckpoint() async throws {
         guard let window = lastWindow else { return }
+        try await writeCheckpoint(window: window, parameters: model.parameters, scorerState: scorer.state, weights: weights)
+    }
+
+    /// Writes `checkpoint/{window}` and then `validator-state/{window}`: a state file is only
+    /// ever read with its model checkpoint beside it.
+    private func writeCheckpoint(window: Window, parameters: ParameterSet, scorerState: S.State, weights: [UID: Double]) async throws {
         let keys = gatherer.keys
-        let modelBytes = try ModelCheckpoint.encode(model.parameters, window: window)
-        let stateBytes = try ValidatorSnapshot(window: window, scorer: scorer.state, weights: weights).encoded()
+        let modelBytes = try ModelCheckpoint.encode(parameters, window: window)
+        let stateBytes = try ValidatorSnapshot(window: window, scorer: scorerState, weights: weights).encoded()
         try await Retry.run(attempts: 3) { try await storage.put(keys.checkpoint(window: window), modelBytes) }
         try await Retry.run(attempts: 3) { try await storage.put(keys.validatorState(window: window), stateBytes) }
     }

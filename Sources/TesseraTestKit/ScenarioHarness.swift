@@ -120,24 +120,13 @@ public struct ScenarioHarness: Sendable {
         return Report(roles: roles, windows: reports)
     }
 
-    /// The validator's checks: time bounds on the server's clock, decode under limits, metadata.
+    /// The validator's checks (``UpdateGatherer/check(_:uploadTime:uid:window:interval:expectedHotkey:)``):
+    /// time bounds on the server's clock, decode under limits, metadata.
     public static func validate(_ upload: Upload?, uid: UID, window: Window, bounds: ClosedRange<Double>,
                                 codec: ChunkedTopKCodec, layout: ParameterLayout) -> Submission {
         guard let upload else { return .missing }
-        if upload.uploadTime < bounds.lowerBound { return .early }
-        if upload.uploadTime > bounds.upperBound { return .late }
-        do {
-            let parsed = try WireFormat.parse(upload.bytes, limits: codec.limits, layout: layout)
-            guard parsed.metadata.window == window.rawValue else {
-                return .invalid(reason: "metadata names window \(parsed.metadata.window), not \(window)")
-            }
-            guard parsed.metadata.uid == UInt32(uid.rawValue) else {
-                return .invalid(reason: "metadata names uid \(parsed.metadata.uid), not \(uid)")
-            }
-            return .update(try codec.decode(parsed, layout: layout))
-        } catch {
-            return .invalid(reason: "\(error)")
-        }
+        return UpdateGatherer(codec: codec, layout: layout, limits: codec.limits)
+            .check(upload.bytes, uploadTime: upload.uploadTime, uid: uid, window: window, interval: bounds)
     }
 
     /// A deterministic stand-in for a chain's block hash.
