@@ -115,22 +115,33 @@ public final class SubtensorClient: ChainClient {
         _ = try await chain { () async throws(SubtensorError) in try await self.submit(call: call) }
     }
 
-    /// New finalized blocks, polled every ``SubtensorConfiguration/pollInterval``; at most 64
-    /// missed blocks are caught up at once.
+    /// New finalized blocks. Over a ``JSONRPCSubscribing`` transport (WebSocket) they come from
+    /// `chain_subscribeFinalizedHeads`; when the subscription cannot be opened or drops, the
+    /// head is polled every ``SubtensorConfiguration/pollInterval`` until it can be reopened.
+    /// Missed blocks are filled in (at most 64 at once), so numbers are consecutive.
     public func blocks() -> AsyncThrowingStream<BlockInfo, any Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {
                     var last = try await self.headDetailed().number
                     while !Task.isCancelled {
-                        try? await Task.sleep(for: self.configuration.pollInterval)
-                        let head = try await self.headDetailed()
-                        if head.number > last {
-                            for n in max(last + 1, head.number >= 64 ? head.number - 63 : 0)..<head.number {
-                                continuation.yield(try await self.blockDetailed(n))
+                        if let subscriber = self.transport as? any JSONRPCSubscribing,
+                           let heads = try? await subscriber.subscribe("chain_subscribeFinalizedHeads", [], unsubscribe: "chain_unsubscribeFinalizedHeads") {
+                            do {
+                                for try await header in heads {
+                                    let number = try (header["number"] ?? .null).unsignedValue("block number")
+                                    last = try await self.emitBlocks(after: last, through: number, to: continuation)
+                                }
+                            } catch let error as SubtensorError where error.code == .transport || error.code == .timeout {
+                                self.logger.info("head subscription dropped; polling", metadata: ["error": "\(error)"])
                             }
-                            continuation.yield(head)
-                            last = head.number
+                        }
+                        try? await Task.sleep(for: self.configuration.pollInterval)
+                        do {
+                            let head = try await self.headDetailed().number
+                            last = try await self.emitBlocks(after: last, through: head, to: continuation)
+                        } catch let error as SubtensorError where error.code == .transport || error.code == .timeout {
+                            self.logger.info("polling the head failed; retrying", metadata: ["error": "\(error)"])
                         }
                     }
                     continuation.finish()
@@ -142,6 +153,16 @@ public final class SubtensorClient: ChainClient {
             }
             continuation.onTermination = { _ in task.cancel() }
         }
+    }
+
+    /// Yields blocks `last + 1 … head` (at most the newest 64) and returns the new last number.
+    private func emitBlocks(after last: UInt64, through head: UInt64,
+                            to continuation: AsyncThrowingStream<BlockInfo, any Error>.Continuation) async throws -> UInt64 {
+        guard head > last else { return last }
+        for n in max(last + 1, head >= 64 ? head - 63 : 0)...head {
+            continuation.yield(try await blockDetailed(n))
+        }
+        return head
     }
 
     private func chain<T>(_ body: () async throws(SubtensorError) -> T) async throws(ChainError) -> T {
