@@ -13,10 +13,13 @@ final class SimulatedNode: Sendable {
     let subnetStateHex: String
     let commitments: [([UInt8], [UInt8])]  // (hotkey, data)
     let submitError: MockJSONRPCServer.Reply?
+    /// `System.Events` of the block that includes a submitted extrinsic, if any.
+    let events: [UInt8]?
     private let state = Mutex<(finalized: UInt64, submitted: [(hex: String, block: UInt64)])>((100, []))
 
     init(metadata: RuntimeMetadata, metadataHex: String, subnetStateHex: String,
-         commitments: [([UInt8], [UInt8])] = [], submitError: MockJSONRPCServer.Reply? = nil) {
+         commitments: [([UInt8], [UInt8])] = [], submitError: MockJSONRPCServer.Reply? = nil, events: [UInt8]? = nil) {
+        self.events = events
         self.metadata = metadata
         self.metadataHex = metadataHex
         self.subnetStateHex = subnetStateHex
@@ -58,6 +61,9 @@ final class SimulatedNode: Sendable {
                 var e = ScaleEncoder()
                 e.append(littleEndian: Self.milliseconds(n))
                 return .result(.string(Hex.encode(e.bytes)))
+            }
+            if key == Hex.encode((try? metadata.storageKey("System", "Events")) ?? []), let events {
+                return .result(.string(Hex.encode(events)))
             }
             return .result(.null)
         case "state_call":
@@ -103,9 +109,70 @@ final class SimulatedNode: Sendable {
 }
 
 @Suite struct ClientTests {
-    static func node(commitments: [([UInt8], [UInt8])] = [], submitError: MockJSONRPCServer.Reply? = nil) throws -> SimulatedNode {
+    static func node(commitments: [([UInt8], [UInt8])] = [], submitError: MockJSONRPCServer.Reply? = nil, events: [UInt8]? = nil) throws -> SimulatedNode {
         SimulatedNode(metadata: try Fixtures.metadata(), metadataHex: try Fixtures.text("metadata_at_version15.hex").trimmingCharacters(in: .whitespacesAndNewlines),
-                      subnetStateHex: try Fixtures.subnetStateHex(), commitments: commitments, submitError: submitError)
+                      subnetStateHex: try Fixtures.subnetStateHex(), commitments: commitments, submitError: submitError, events: events)
+    }
+
+    /// A value of type `id` made of zeros, empty vectors and first variants.
+    static func zeroValue(_ registry: TypeRegistry, _ id: UInt32) throws -> ScaleValue {
+        switch try registry.type(id).definition {
+        case .primitive(.bool): return .bool(false)
+        case .primitive(.str): return .string("")
+        case .primitive, .compact: return .unsigned(0)
+        case .sequence: return .sequence([])
+        case .array(let n, let element): return .sequence(try (0..<n).map { _ in try zeroValue(registry, element) })
+        case .tuple(let elements): return .sequence(try elements.map { try zeroValue(registry, $0) })
+        case .composite(let fields): return .composite(try fields.map { try zeroValue(registry, $0.type) })
+        case .variant(let variants):
+            let v = try #require(variants.min { $0.index < $1.index })
+            return .variant(v.name, try v.fields.map { try zeroValue(registry, $0.type) })
+        case .bitSequence: return .sequence([])
+        }
+    }
+
+    /// `System.Events` holding one `System.ExtrinsicFailed(Module { pallet, error })` for extrinsic `index`.
+    static func failedEvents(_ metadata: RuntimeMetadata, index: Int, pallet: String, error: String) throws -> [UInt8] {
+        guard case .plain(let eventsType) = try metadata.storage("System", "Events").entry.kind,
+              case .sequence(let recordType) = try metadata.registry.type(eventsType).definition,
+              case .composite(let recordFields) = try metadata.registry.type(recordType).definition,
+              case .variant(let outer) = try metadata.registry.type(recordFields[1].type).definition,
+              let system = outer.first(where: { $0.name == "System" }),
+              case .variant(let systemEvents) = try metadata.registry.type(system.fields[0].type).definition,
+              let failed = systemEvents.first(where: { $0.name == "ExtrinsicFailed" }),
+              let errorType = try metadata.pallet(pallet).errorType,
+              case .variant(let errors) = try metadata.registry.type(errorType).definition,
+              let errorVariant = errors.first(where: { $0.name == error })
+        else { throw SubtensorError(.notInMetadata, "unexpected event layout") }
+        let module = ScaleValue.variant("Module", [.composite([.unsigned(UInt128(try metadata.pallet(pallet).index)), .bytes([errorVariant.index, 0, 0, 0])])])
+        let info = try zeroValue(metadata.registry, failed.fields[1].type)
+        let record = ScaleValue.composite([
+            .variant("ApplyExtrinsic", [.unsigned(UInt128(index))]),
+            .variant("System", [.variant("ExtrinsicFailed", [module, info])]),
+            .sequence([]),
+        ])
+        var e = ScaleEncoder()
+        try metadata.registry.encode(.sequence([record]), as: eventsType, into: &e)
+        return e.bytes
+    }
+
+    @Test func failedDispatchIsReportedWithThePalletError() async throws {
+        guard Fixtures.available() else { return }
+        let metadata = try Fixtures.metadata()
+        let events = try Self.failedEvents(metadata, index: 1, pallet: "SubtensorModule", error: "NotEnoughStakeToSetWeights")
+        let node = try Self.node(events: events)
+        let server = try MockJSONRPCServer { request, _ in node.reply(request) }
+        defer { server.stop() }
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
+        let signer = try KeyPair(scheme: .sr25519, seed: [UInt8](repeating: 5, count: 32))
+        let client = try SubtensorClient(transport: transport, metadata: metadata, signer: signer, configuration: Self.fastConfiguration())
+        do {
+            try await client.submit(call: metadata.setWeightsCall(netuid: 1, uids: [0], weights: [1], versionKey: 0))
+            Issue.record("expected a failed dispatch")
+        } catch {
+            #expect(error.code == .transactionFailed)
+            #expect(error.message.contains("SubtensorModule.NotEnoughStakeToSetWeights"), "\(error)")
+        }
     }
 
     static func fastConfiguration() -> SubtensorConfiguration {
