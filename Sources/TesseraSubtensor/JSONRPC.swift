@@ -76,7 +76,7 @@ enum JSONRPCCodec {
 }
 
 /// When and how often a transport retries.
-public struct RetryPolicy: Sendable, Hashable {
+public struct JSONRPCRetryPolicy: Sendable, Hashable {
     /// Attempts in all (1 = no retry).
     public var attempts: Int
     /// Wait before the first retry; doubles each time.
@@ -107,7 +107,7 @@ public final class HTTPJSONRPCTransport: JSONRPCTransport {
     public let url: String
     private let client: HTTPClient
     private let timeout: Duration
-    private let retry: RetryPolicy
+    private let retry: JSONRPCRetryPolicy
     private let maximumResponseBytes: Int
     private let logger: Logger
     private let counter = Counter()
@@ -127,7 +127,7 @@ public final class HTTPJSONRPCTransport: JSONRPCTransport {
     ///   - httpClient: The HTTP client (default: AsyncHTTPClient's process-wide shared client).
     ///   - logger: Where retries are logged.
     /// - Throws: ``SubtensorError`` `.invalidArgument` for a URL that is not http(s).
-    public init(url: String, timeout: Duration = .seconds(30), retry: RetryPolicy = RetryPolicy(),
+    public init(url: String, timeout: Duration = .seconds(30), retry: JSONRPCRetryPolicy = JSONRPCRetryPolicy(),
                 maximumResponseBytes: Int = 64 << 20, httpClient: HTTPClient = .shared,
                 logger: Logger = Logger(label: "tessera.subtensor.rpc")) throws(SubtensorError) {
         guard url.hasPrefix("http://") || url.hasPrefix("https://") else {

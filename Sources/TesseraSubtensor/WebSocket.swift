@@ -17,7 +17,7 @@ public protocol JSONRPCSubscribing: JSONRPCTransport {
 /// JSON-RPC 2.0 over a WebSocket (`ws://` or `wss://`, SwiftNIO + NIOSSL), with subscriptions.
 ///
 /// One connection, opened on first use and reopened after it drops: requests in flight when it
-/// drops fail with `.transport` and are retried (per the ``RetryPolicy``) on a new connection;
+/// drops fail with `.transport` and are retried (per the ``JSONRPCRetryPolicy``) on a new connection;
 /// subscriptions end with `.transport` so their owner can resubscribe or fall back to polling.
 /// Each request has its own deadline; messages larger than `maximumMessageBytes` close the
 /// connection. Pings are answered.
@@ -29,7 +29,7 @@ public actor WebSocketJSONRPCTransport: JSONRPCSubscribing {
     private let path: String
     private let tls: Bool
     private let timeout: Duration
-    private let retry: RetryPolicy
+    private let retry: JSONRPCRetryPolicy
     private let maximumMessageBytes: Int
     private let logger: Logger
 
@@ -53,7 +53,7 @@ public actor WebSocketJSONRPCTransport: JSONRPCSubscribing {
 
     /// A transport for `url` (`ws://` or `wss://`).
     /// - Throws: ``SubtensorError`` `.invalidArgument` for any other URL.
-    public init(url: String, timeout: Duration = .seconds(30), retry: RetryPolicy = RetryPolicy(),
+    public init(url: String, timeout: Duration = .seconds(30), retry: JSONRPCRetryPolicy = JSONRPCRetryPolicy(),
                 maximumMessageBytes: Int = 64 << 20, logger: Logger = Logger(label: "tessera.subtensor.ws")) throws(SubtensorError) {
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "ws" || scheme == "wss",
               let host = parsed.host, !host.isEmpty

@@ -308,7 +308,7 @@ final class SimulatedNode: Sendable {
 }
 
 @Suite struct TransportTests {
-    static let fast = RetryPolicy(attempts: 3, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(20))
+    static let fast = JSONRPCRetryPolicy(attempts: 3, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(20))
 
     @Test func retriesServerErrorsThenSucceeds() async throws {
         let server = try MockJSONRPCServer { request, earlier in
@@ -336,7 +336,7 @@ final class SimulatedNode: Sendable {
     @Test func timesOut() async throws {
         let server = try MockJSONRPCServer { _, _ in .stall(seconds: 2) }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .milliseconds(200), retry: RetryPolicy(attempts: 1))
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .milliseconds(200), retry: JSONRPCRetryPolicy(attempts: 1))
         do {
             _ = try await transport.call("chain_getHeader", [])
             Issue.record("expected a timeout")

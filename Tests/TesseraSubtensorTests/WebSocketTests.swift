@@ -5,7 +5,7 @@ import TesseraCore
 import TesseraSubtensor
 
 @Suite struct WebSocketTests {
-    static let fast = RetryPolicy(attempts: 3, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(50))
+    static let fast = JSONRPCRetryPolicy(attempts: 3, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(50))
 
     @Test func callsTypedErrorsAndLargeMessages() async throws {
         let big = String(repeating: "ab", count: 300_000)
@@ -49,7 +49,7 @@ import TesseraSubtensor
     }
 
     @Test func unreachableNodeIsATransportError() async throws {
-        let transport = try WebSocketJSONRPCTransport(url: "ws://127.0.0.1:1/", timeout: .seconds(2), retry: RetryPolicy(attempts: 1))
+        let transport = try WebSocketJSONRPCTransport(url: "ws://127.0.0.1:1/", timeout: .seconds(2), retry: JSONRPCRetryPolicy(attempts: 1))
         do {
             _ = try await transport.call("chain_getHeader", [])
             Issue.record("expected a transport error")
