@@ -3,6 +3,7 @@ import Foundation
 public import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// Sends JSON-RPC 2.0 calls to a node.
 ///
@@ -110,13 +111,7 @@ public final class HTTPJSONRPCTransport: JSONRPCTransport {
     private let retry: JSONRPCRetryPolicy
     private let maximumResponseBytes: Int
     private let logger: Logger
-    private let counter = Counter()
-
-    private final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = 0
-        func next() -> Int { lock.withLock { value += 1; return value } }
-    }
+    private let counter = Mutex(0)
 
     /// A transport for `url`.
     /// - Parameters:
@@ -160,7 +155,7 @@ public final class HTTPJSONRPCTransport: JSONRPCTransport {
         var prepared = HTTPClientRequest(url: url)
         prepared.method = .POST
         prepared.headers.add(name: "Content-Type", value: "application/json")
-        prepared.body = .bytes(ByteBuffer(bytes: JSONRPCCodec.encode(id: counter.next(), method: method, params: params)))
+        prepared.body = .bytes(ByteBuffer(bytes: JSONRPCCodec.encode(id: counter.withLock { $0 += 1; return $0 }, method: method, params: params)))
         let request = prepared
         let timeout = self.timeout, client = self.client, limit = maximumResponseBytes, url = self.url
         let deadline = TimeAmount.nanoseconds(Int64(clamping: timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))

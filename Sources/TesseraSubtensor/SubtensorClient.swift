@@ -8,8 +8,9 @@ public import TesseraCore
 public struct SubtensorConfiguration: Sendable {
     /// SS58 prefix of addresses (42 on Bittensor).
     public var ss58Prefix: UInt16 = SS58.bittensorPrefix
-    /// `version_key` sent with `set_weights` (the subnet's weights version).
-    public var weightsVersionKey: UInt64 = 0
+    /// `version_key` sent with `set_weights`; `nil` reads the subnet's
+    /// `SubtensorModule.WeightsVersionKey` from the chain before each call.
+    public var weightsVersionKey: UInt64? = nil
     /// Mortality of submitted transactions, in blocks (rounded to a power of two).
     public var eraPeriod: UInt64 = 64
     /// Whether `commit` and `setWeights` wait until the extrinsic is in a block and check its
@@ -109,8 +110,10 @@ public final class SubtensorClient: ChainClient {
     }
     public func setWeights(netuid: UInt16, _ weights: [UID: Double]) async throws {
         let (uids, values) = try WeightNormalization.toU16(weights)
-        let call = try await chain { () throws(SubtensorError) in
-            try self.metadata.setWeightsCall(netuid: netuid, uids: uids, weights: values, versionKey: self.configuration.weightsVersionKey)
+        let call = try await chain { () async throws(SubtensorError) in
+            var versionKey = self.configuration.weightsVersionKey
+            if versionKey == nil { versionKey = try await self.weightsVersionKey(netuid: netuid) }
+            return try self.metadata.setWeightsCall(netuid: netuid, uids: uids, weights: values, versionKey: versionKey ?? 0)
         }
         _ = try await chain { () async throws(SubtensorError) in try await self.submit(call: call) }
     }
@@ -285,6 +288,26 @@ public final class SubtensorClient: ChainClient {
             }
         }
         return out
+    }
+
+    /// The subnet's `SubtensorModule.WeightsVersionKey` at the best block (its default when unset).
+    /// - Throws: ``SubtensorError``.
+    public func weightsVersionKey(netuid: UInt16) async throws(SubtensorError) -> UInt64 {
+        let metadata = self.metadata
+        let (_, entry) = try metadata.storage("SubtensorModule", "WeightsVersionKey")
+        guard case .map(let hashers, let keyType, let valueType) = entry.kind, hashers.count == 1 else {
+            throw SubtensorError(.unsupportedMetadata, "SubtensorModule.WeightsVersionKey is not a map by netuid")
+        }
+        var key = ScaleEncoder()
+        try metadata.registry.encodeUnsigned(UInt128(netuid), as: keyType, into: &key)
+        let storageKey = try metadata.storageKey("SubtensorModule", "WeightsVersionKey", keys: [key.bytes])
+        let raw = try await transport.call("state_getStorage", [.string(Hex.encode(storageKey))])
+        var d = ScaleDecoder(raw.isNull ? entry.defaultValue : try raw.hexBytes("WeightsVersionKey"))
+        guard case .unsigned(let value) = try metadata.registry.decode(valueType, from: &d), let result = UInt64(exactly: value) else {
+            throw SubtensorError(.invalidResponse, "WeightsVersionKey is not a u64")
+        }
+        try d.expectEnd("WeightsVersionKey")
+        return result
     }
 
     // MARK: Writes

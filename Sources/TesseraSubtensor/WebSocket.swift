@@ -48,6 +48,7 @@ public actor WebSocketJSONRPCTransport: JSONRPCSubscribing {
     private var generation = 0
     private var nextID = 0
     private var pending: [Int: CheckedContinuation<JSONValue, any Error>] = [:]
+    private var timers: [Int: Task<Void, Never>] = [:]
     private var subscriptions: [String: AsyncThrowingStream<JSONValue, any Error>.Continuation] = [:]
     private var early: [String: [JSONValue]] = [:]
 
@@ -121,8 +122,9 @@ public actor WebSocketJSONRPCTransport: JSONRPCSubscribing {
             return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<JSONValue, any Error>) in
                 pending[id] = continuation
                 connection.outbound.yield(frame)
-                Task { [weak self] in
+                timers[id] = Task { [weak self] in
                     try? await Task.sleep(for: timeout)
+                    if Task.isCancelled { return }
                     await self?.fail(id, SubtensorError(.timeout, "\(method): no answer within \(timeout)"))
                 }
             }
@@ -134,6 +136,7 @@ public actor WebSocketJSONRPCTransport: JSONRPCSubscribing {
     }
 
     private func fail(_ id: Int, _ error: SubtensorError) {
+        timers.removeValue(forKey: id)?.cancel()
         pending.removeValue(forKey: id)?.resume(throwing: error)
     }
 
@@ -242,6 +245,7 @@ public actor WebSocketJSONRPCTransport: JSONRPCSubscribing {
             return
         }
         if case .integer(let id)? = value["id"] {
+            timers.removeValue(forKey: Int(id))?.cancel()
             pending.removeValue(forKey: Int(id))?.resume(returning: value)
             return
         }
@@ -261,6 +265,8 @@ public actor WebSocketJSONRPCTransport: JSONRPCSubscribing {
         let error = SubtensorError(.transport, "connection to \(url) closed")
         for (_, continuation) in pending { continuation.resume(throwing: error) }
         pending = [:]
+        for (_, timer) in timers { timer.cancel() }
+        timers = [:]
         for (_, continuation) in subscriptions { continuation.finish(throwing: error) }
         subscriptions = [:]
     }

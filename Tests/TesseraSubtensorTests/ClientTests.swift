@@ -62,6 +62,9 @@ final class SimulatedNode: Sendable {
                 e.append(littleEndian: Self.milliseconds(n))
                 return .result(.string(Hex.encode(e.bytes)))
             }
+            if key == Hex.encode((try? metadata.storageKey("SubtensorModule", "WeightsVersionKey", keys: [[1, 0]])) ?? []) {
+                return .result(.string("0xb90f000000000000"))  // 4025
+            }
             if key == Hex.encode((try? metadata.storageKey("System", "Events")) ?? []), let events {
                 return .result(.string(Hex.encode(events)))
             }
@@ -179,7 +182,6 @@ final class SimulatedNode: Sendable {
         var c = SubtensorConfiguration()
         c.pollInterval = .milliseconds(20)
         c.inclusionTimeout = .seconds(5)
-        c.weightsVersionKey = 4025
         return c
     }
 
@@ -285,6 +287,8 @@ final class SimulatedNode: Sendable {
         let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
         let client = try SubtensorClient(transport: transport, metadata: try Fixtures.metadata())
         await #expect(throws: ChainError.self) { try await client.setWeights(netuid: 1, [UID(rawValue: 0): 1]) }
+        #expect(try await client.weightsVersionKey(netuid: 1) == 4025)
+        #expect(try await client.weightsVersionKey(netuid: 2) == 0)  // unset: the storage default
     }
 
     @Test func blockStreamYieldsNewFinalizedBlocks() async throws {
