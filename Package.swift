@@ -119,6 +119,7 @@ let package = Package(
             dependencies: [
                 "TesseraSubtensor", "TesseraChain", "TesseraCore",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["make_golden_vectors.py"],
             resources: [.copy("Golden")]

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 import Testing
 import TesseraChain
@@ -168,7 +169,7 @@ final class SimulatedNode: Sendable {
         defer { server.stop() }
         let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
         let signer = try KeyPair(scheme: .sr25519, seed: [UInt8](repeating: 5, count: 32))
-        let client = try SubtensorClient(transport: transport, metadata: metadata, signer: signer, configuration: Self.fastConfiguration())
+        let client = try SubtensorClient(transport: transport, metadata: metadata, signer: signer, configuration: Self.fastConfiguration(), logger: ClientTests.quiet)
         do {
             try await client.submit(call: metadata.setWeightsCall(netuid: 1, uids: [0], weights: [1], versionKey: 0))
             Issue.record("expected a failed dispatch")
@@ -177,6 +178,13 @@ final class SimulatedNode: Sendable {
             #expect(error.message.contains("SubtensorModule.NotEnoughStakeToSetWeights"), "\(error)")
         }
     }
+
+    /// A logger that keeps test output quiet (the client logs submissions and fallbacks at info).
+    static let quiet: Logger = {
+        var logger = Logger(label: "tessera.subtensor.tests")
+        logger.logLevel = .error
+        return logger
+    }()
 
     static func fastConfiguration() -> SubtensorConfiguration {
         var c = SubtensorConfiguration()
@@ -192,7 +200,7 @@ final class SimulatedNode: Sendable {
         let server = try MockJSONRPCServer { request, _ in node.reply(request) }
         defer { server.stop() }
         let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
-        let client = try await SubtensorClient.connect(transport: transport, configuration: Self.fastConfiguration())
+        let client = try await SubtensorClient.connect(transport: transport, configuration: Self.fastConfiguration(), logger: ClientTests.quiet)
         #expect(client.metadata.version == 15)
 
         let head = try await client.head()
@@ -226,7 +234,7 @@ final class SimulatedNode: Sendable {
         defer { server.stop() }
         let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
         let signer = try KeyPair(scheme: .sr25519, seed: [UInt8](repeating: 3, count: 32))
-        let client = try await SubtensorClient.connect(transport: transport, signer: signer, configuration: Self.fastConfiguration())
+        let client = try await SubtensorClient.connect(transport: transport, signer: signer, configuration: Self.fastConfiguration(), logger: ClientTests.quiet)
         try await client.setWeights(netuid: 1, [UID(rawValue: 4): 2.0, UID(rawValue: 1): 1.0])
         #expect(node.submitted.count == 1)
 
@@ -264,7 +272,7 @@ final class SimulatedNode: Sendable {
         defer { server.stop() }
         let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
         let signer = try KeyPair(scheme: .ed25519, seed: [UInt8](repeating: 3, count: 32))
-        let client = try await SubtensorClient.connect(transport: transport, signer: signer, configuration: Self.fastConfiguration())
+        let client = try await SubtensorClient.connect(transport: transport, signer: signer, configuration: Self.fastConfiguration(), logger: ClientTests.quiet)
         do {
             try await client.setWeights(netuid: 1, [UID(rawValue: 0): 1])
             Issue.record("expected a refusal")
@@ -297,7 +305,7 @@ final class SimulatedNode: Sendable {
         let server = try MockJSONRPCServer { request, _ in node.reply(request) }
         defer { server.stop() }
         let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
-        let client = try SubtensorClient(transport: transport, metadata: try Fixtures.metadata(), configuration: Self.fastConfiguration())
+        let client = try SubtensorClient(transport: transport, metadata: try Fixtures.metadata(), configuration: Self.fastConfiguration(), logger: ClientTests.quiet)
         var iterator = client.blocks().makeAsyncIterator()
         Task {
             try await Task.sleep(for: .milliseconds(100))

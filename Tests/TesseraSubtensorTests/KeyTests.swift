@@ -86,3 +86,33 @@ import TesseraSubtensor
         #expect(!KeyPair.verify(scheme: .ed25519, publicKey: [UInt8](repeating: 0, count: 32), message: [], signature: [UInt8](repeating: 0, count: 64)))
     }
 }
+
+@Suite struct KeyfileTests {
+    @Test func secretKeysFromSchnorrkelEncoding() throws {
+        let cases = Golden.object("keys")["sr25519"] as? [[String: String]] ?? []
+        for item in cases.prefix(4) {
+            let pair = try KeyPair(sr25519SecretKey: bytes(item["secret"] ?? ""))
+            #expect(hex(pair.publicKey) == item["public_key"])
+            let signature = pair.sign([1, 2, 3])
+            #expect(KeyPair.verify(scheme: .sr25519, publicKey: pair.publicKey, message: [1, 2, 3], signature: signature))
+        }
+        #expect(throws: SubtensorError.self) { try KeyPair(sr25519SecretKey: [UInt8](repeating: 0, count: 64)) }
+    }
+
+    @Test func bittensorKeyfiles() throws {
+        let item = try #require((Golden.object("keys")["sr25519"] as? [[String: String]])?.first)
+        let mnemonic = try #require((Golden.object("keys")["mnemonics"] as? [[String: String]])?.first)
+        let publicHex = "0x" + (item["public_key"] ?? "")
+        let fromSeed = #"{"accountId": "\#(publicHex)", "publicKey": "\#(publicHex)", "secretSeed": "0x\#(item["seed"] ?? "")", "secretPhrase": null}"#
+        #expect(hex(try KeyPair(bittensorKeyfile: Array(fromSeed.utf8)).publicKey) == item["public_key"])
+        let fromPhrase = #"{"secretPhrase": "\#(mnemonic["phrase"] ?? "")", "publicKey": "0x\#(mnemonic["sr25519_public_key"] ?? "")"}"#
+        #expect(hex(try KeyPair(bittensorKeyfile: Array(fromPhrase.utf8)).publicKey) == mnemonic["sr25519_public_key"])
+        let fromPrivate = #"{"privateKey": "0x\#(item["secret"] ?? "")"}"#
+        #expect(hex(try KeyPair(bittensorKeyfile: Array(fromPrivate.utf8)).publicKey) == item["public_key"])
+        let mismatch = #"{"secretSeed": "0x\#(item["seed"] ?? "")", "publicKey": "0x\#(String(repeating: "00", count: 32))"}"#
+        #expect(throws: SubtensorError.self) { try KeyPair(bittensorKeyfile: Array(mismatch.utf8)) }
+        #expect(throws: SubtensorError.self) { try KeyPair(bittensorKeyfile: Array("$NACLabcdef".utf8)) }
+        #expect(throws: SubtensorError.self) { try KeyPair(bittensorKeyfile: Array("{\"publicKey\": \"0x00\"}".utf8)) }
+        #expect(throws: SubtensorError.self) { try KeyPair(bittensorKeyfile: Array("not json".utf8)) }
+    }
+}

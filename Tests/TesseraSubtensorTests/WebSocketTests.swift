@@ -71,7 +71,7 @@ import TesseraSubtensor
         }
         defer { server.stop() }
         let transport = try WebSocketJSONRPCTransport(url: server.url, timeout: .seconds(5), retry: Self.fast)
-        let client = try SubtensorClient(transport: transport, metadata: try Fixtures.metadata(), configuration: ClientTests.fastConfiguration())
+        let client = try SubtensorClient(transport: transport, metadata: try Fixtures.metadata(), configuration: ClientTests.fastConfiguration(), logger: ClientTests.quiet)
         var iterator = client.blocks().makeAsyncIterator()
         let pusher = Task {
             // Wait for the subscription, then announce block 101 through it.
