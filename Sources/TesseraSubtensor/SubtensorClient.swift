@@ -94,7 +94,16 @@ public final class SubtensorClient: ChainClient {
     // MARK: ChainClient
 
     public func head() async throws -> BlockInfo { try await chain { () async throws(SubtensorError) in try await self.headDetailed() } }
-    public func block(_ number: UInt64) async throws -> BlockInfo { try await chain { () async throws(SubtensorError) in try await self.blockDetailed(number) } }
+    /// Block `number`, only once it is finalized (so it can never change afterwards).
+    public func block(_ number: UInt64) async throws -> BlockInfo {
+        try await chain { () async throws(SubtensorError) in
+            let finalized = try await self.finalizedNumber()
+            guard number <= finalized else {
+                throw SubtensorError(.unknownBlock, "block \(number) is not finalized yet (finalized head \(finalized))")
+            }
+            return try await self.blockDetailed(number)
+        }
+    }
     public func metagraph(netuid: UInt16) async throws -> Metagraph {
         try await chain { () async throws(SubtensorError) in try await self.metagraphDetailed(netuid: netuid) }
     }
@@ -183,7 +192,13 @@ public final class SubtensorClient: ChainClient {
         return try await blockInfo(number: number.unsignedValue("block number"), hash: hash)
     }
 
-    /// Block `number` of the canonical chain.
+    private func finalizedNumber() async throws(SubtensorError) -> UInt64 {
+        let hash = try await transport.call("chain_getFinalizedHead", []).hexBytes("finalized head")
+        let header = try await transport.call("chain_getHeader", [.string(Hex.encode(hash))])
+        return try (header["number"] ?? .null).unsignedValue("block number")
+    }
+
+    /// Block `number` of the canonical chain (finalized or not).
     /// - Throws: ``SubtensorError`` `.unknownBlock` if it does not exist (yet).
     public func blockDetailed(_ number: UInt64) async throws(SubtensorError) -> BlockInfo {
         let hash = try await blockHash(number)

@@ -210,6 +210,13 @@ final class SimulatedNode: Sendable {
         let past = try await client.block(42)
         #expect(past.hash.bytes == SimulatedNode.hash(42))
         await #expect(throws: ChainError.self) { try await client.block(10_000) }
+        // Block 101 exists (the best block) but is not finalized: not served as a past block.
+        do {
+            _ = try await client.block(101)
+            Issue.record("an unfinalized block was served")
+        } catch let error as ChainError {
+            #expect(error.code == .unknownBlock)
+        }
 
         let metagraph = try await client.metagraph(netuid: 1)
         #expect(metagraph.neurons.count == 1024)
