@@ -116,3 +116,48 @@ import TesseraSubtensor
         #expect(throws: SubtensorError.self) { try KeyPair(bittensorKeyfile: Array("not json".utf8)) }
     }
 }
+
+@Suite struct DerivationTests {
+    @Test func sr25519HardDerivationMatchesSubstrateInterface() throws {
+        let cases = Golden.object("keys")["derived"] as? [[String: String]] ?? []
+        #expect(cases.count == 5)
+        for item in cases {
+            let pair = try KeyPair(scheme: .sr25519, uri: item["uri"] ?? "")
+            #expect(hex(pair.publicKey) == item["sr25519_public_key"], "\(item["uri"] ?? "")")
+        }
+    }
+
+    /// Substrate's well-known ed25519 development accounts (`subkey inspect --scheme ed25519 //Alice`).
+    @Test func ed25519DevelopmentAccounts() throws {
+        let alice = try KeyPair(scheme: .ed25519, uri: "//Alice")
+        #expect(hex(alice.publicKey) == "88dc3417d5058ec4b4503e0c12ea1a0a89be200fe98922423d4334014fa6b0ee")
+        #expect(alice.address() == "5FA9nQDVg267DEd8m1ZypXLBnvN7SFxYwV7ndqSYGiN9TTpu")
+        let bob = try KeyPair(scheme: .ed25519, uri: "//Bob")
+        #expect(hex(bob.publicKey) == "d17c2d7823ebf260fd138f2d7e27d114c0145d968b5ff5006125f2414fadae69")
+    }
+
+    @Test func uriForms() throws {
+        let phrase = KeyPair.developmentPhrase
+        #expect(try KeyPair(scheme: .sr25519, uri: phrase).publicKey == KeyPair(scheme: .sr25519, mnemonic: phrase).publicKey)
+        #expect(try KeyPair(scheme: .sr25519, uri: phrase + "//Alice").publicKey == KeyPair(scheme: .sr25519, uri: "//Alice").publicKey)
+        let seed = "0x" + String(repeating: "07", count: 32)
+        #expect(try KeyPair(scheme: .ed25519, uri: seed).publicKey == KeyPair(scheme: .ed25519, seed: [UInt8](repeating: 7, count: 32)).publicKey)
+        #expect(try KeyPair(scheme: .sr25519, uri: phrase + "///secret").publicKey == KeyPair(scheme: .sr25519, mnemonic: phrase, password: "secret").publicKey)
+        #expect(throws: SubtensorError.self) { try KeyPair(scheme: .sr25519, uri: "//Alice/soft") }
+        #expect(throws: SubtensorError.self) { try KeyPair(scheme: .sr25519, uri: "0x1234//Alice") }
+        #expect(throws: SubtensorError.self) { try KeyPair(scheme: .sr25519, uri: "//Alice//") }
+    }
+}
+
+@Suite struct SecretHygieneTests {
+    @Test func keyPairsNeverPrintTheirSecret() throws {
+        let seed = [UInt8](repeating: 0xAB, count: 32)
+        for scheme in SignatureScheme.allCases {
+            let pair = try KeyPair(scheme: scheme, seed: seed)
+            for text in [String(describing: pair), String(reflecting: pair), "\(Mirror(reflecting: pair).children.map { "\($0.value)" })"] {
+                #expect(!text.contains("abab"), "\(scheme): \(text)")
+                #expect(!text.contains("171, 171"), "\(scheme): \(text)")
+            }
+        }
+    }
+}

@@ -103,3 +103,12 @@ public struct KeyPair: Sendable {
         }
     }
 }
+
+extension KeyPair: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The scheme and SS58 address; never the secret.
+    public var description: String { "KeyPair(\(scheme.rawValue), \(address()))" }
+    /// Same as ``description``: secrets never reach logs or test output.
+    public var debugDescription: String { description }
+    /// Only the scheme and public key are reflected.
+    public var customMirror: Mirror { Mirror(self, children: ["scheme": scheme, "publicKey": Hex.encode(publicKey)]) }
+}
