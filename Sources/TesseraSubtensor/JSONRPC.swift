@@ -136,6 +136,7 @@ public final class HTTPJSONRPCTransport: JSONRPCTransport {
         client = httpClient
     }
 
+    /// Posts the call, retrying transport failures and timeouts per the retry policy.
     public func call(_ method: String, _ params: [JSONValue]) async throws(SubtensorError) -> JSONValue {
         var attempt = 1
         while true {

@@ -93,6 +93,7 @@ public final class SubtensorClient: ChainClient {
 
     // MARK: ChainClient
 
+    /// The finalized head.
     public func head() async throws -> BlockInfo { try await chain { () async throws(SubtensorError) in try await self.headDetailed() } }
     /// Block `number`, only once it is finalized (so it can never change afterwards).
     public func block(_ number: UInt64) async throws -> BlockInfo {
@@ -104,12 +105,15 @@ public final class SubtensorClient: ChainClient {
             return try await self.blockDetailed(number)
         }
     }
+    /// The subnet's metagraph at the finalized head.
     public func metagraph(netuid: UInt16) async throws -> Metagraph {
         try await chain { () async throws(SubtensorError) in try await self.metagraphDetailed(netuid: netuid) }
     }
+    /// Every hotkey's commitment on the subnet at the finalized head.
     public func commitments(netuid: UInt16) async throws -> [Hotkey: [UInt8]] {
         try await chain { () async throws(SubtensorError) in try await self.commitmentsDetailed(netuid: netuid) }
     }
+    /// Publishes `data` with `Commitments.set_commitment` as one `Raw{n}` field.
     public func commit(_ data: [UInt8], netuid: UInt16) async throws {
         let call: [UInt8]
         do { call = try metadata.setCommitmentCall(netuid: netuid, data: data) } catch {
@@ -117,6 +121,7 @@ public final class SubtensorClient: ChainClient {
         }
         _ = try await chain { () async throws(SubtensorError) in try await self.submit(call: call) }
     }
+    /// Sets weights with `SubtensorModule.set_weights`, normalized to u16 as bittensor does.
     public func setWeights(netuid: UInt16, _ weights: [UID: Double]) async throws {
         let (uids, values) = try WeightNormalization.toU16(weights)
         let call = try await chain { () async throws(SubtensorError) in

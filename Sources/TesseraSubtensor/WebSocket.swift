@@ -76,6 +76,8 @@ public actor WebSocketJSONRPCTransport: JSONRPCSubscribing {
         connection?.outbound.finish()
     }
 
+    /// Sends the call on the connection (opening it if needed), retrying transport failures and
+    /// timeouts on a new connection per the retry policy.
     public func call(_ method: String, _ params: [JSONValue]) async throws(SubtensorError) -> JSONValue {
         var attempt = 1
         while true {
@@ -90,6 +92,7 @@ public actor WebSocketJSONRPCTransport: JSONRPCSubscribing {
         }
     }
 
+    /// Opens a subscription; unsubscribes with `unsubscribe` when the stream is dropped.
     public func subscribe(_ method: String, _ params: [JSONValue], unsubscribe: String) async throws(SubtensorError) -> AsyncThrowingStream<JSONValue, any Error> {
         let result = try await call(method, params)
         guard let id = result.stringValue ?? { if case .integer(let i) = result { "\(i)" } else { nil } }() else {
