@@ -81,6 +81,16 @@ public final class SubtensorClient: ChainClient {
         return try SubtensorClient(transport: transport, metadata: metadata, signer: signer, configuration: configuration, logger: logger)
     }
 
+    /// A transport for `url`: ``WebSocketJSONRPCTransport`` for `ws://`/`wss://`,
+    /// ``HTTPJSONRPCTransport`` for `http://`/`https://`.
+    /// - Throws: ``SubtensorError`` `.invalidArgument` for another scheme.
+    public static func transport(for url: String, timeout: Duration = .seconds(30)) throws(SubtensorError) -> any JSONRPCTransport {
+        if url.hasPrefix("ws://") || url.hasPrefix("wss://") {
+            return try WebSocketJSONRPCTransport(url: url, timeout: timeout)
+        }
+        return try HTTPJSONRPCTransport(url: url, timeout: timeout)
+    }
+
     static func fetchMetadata(_ transport: any JSONRPCTransport, at hash: [UInt8]?) async throws(SubtensorError) -> RuntimeMetadata {
         var params: [JSONValue] = [.string("Metadata_metadata_at_version"), .string("0x0f000000")]
         if let hash { params.append(.string(Hex.encode(hash))) }

@@ -16,12 +16,7 @@ struct NodeOptions: ParsableArguments {
         guard let url = url ?? ProcessInfo.processInfo.environment["TESSERA_SUBTENSOR_URL"], !url.isEmpty else {
             throw CLIError("give --url URL or set TESSERA_SUBTENSOR_URL (e.g. https://entrypoint-finney.opentensor.ai)")
         }
-        let seconds = Duration.seconds(max(timeout, 1))
-        if url.hasPrefix("ws://") || url.hasPrefix("wss://") {
-            let transport = try WebSocketJSONRPCTransport(url: url, timeout: seconds)
-            return try runChainAsync { try await SubtensorClient.connect(transport: transport) }
-        }
-        let transport = try HTTPJSONRPCTransport(url: url, timeout: seconds)
+        let transport = try SubtensorClient.transport(for: url, timeout: .seconds(max(timeout, 1)))
         return try runChainAsync { try await SubtensorClient.connect(transport: transport) }
     }
 }

@@ -406,12 +406,14 @@ final class SimulatedNode: Sendable {
             print("skipping live node test: TESSERA_SUBTENSOR_URL is not set")
             return
         }
-        let transport = try HTTPJSONRPCTransport(url: url)
-        let client = try await SubtensorClient.connect(transport: transport)
+        let client = try await SubtensorClient.connect(transport: SubtensorClient.transport(for: url))
         let head = try await client.head()
         #expect(head.number > 0)
         #expect(head.timestamp > 1_600_000_000)
         let metagraph = try await client.metagraph(netuid: 1)
         #expect(!metagraph.neurons.isEmpty)
+        let past = try await client.block(head.number - 1)
+        #expect(past.timestamp <= head.timestamp)
+        _ = try await client.commitments(netuid: 1)
     }
 }
