@@ -59,6 +59,22 @@ import TesseraSubtensor
         #expect(throws: SubtensorError.self) { try WebSocketJSONRPCTransport(url: "http://x") }
     }
 
+    /// The whole client over a WebSocket: the 1.2 MB V15 metadata and the 470 kB subnet state
+    /// arrive as single large frames.
+    @Test func clientConnectsAndReadsOverWebSocket() async throws {
+        guard Fixtures.available() else { return }
+        let node = try ClientTests.node()
+        let server = try MockWebSocketServer { request in node.reply(request) }
+        defer { server.stop() }
+        let transport = try SubtensorClient.transport(for: server.url, timeout: .seconds(10))
+        let client = try await SubtensorClient.connect(transport: transport, configuration: ClientTests.fastConfiguration(), logger: ClientTests.quiet)
+        #expect(client.metadata.version == 15)
+        let metagraph = try await client.metagraph(netuid: 1)
+        #expect(metagraph.neurons.count == 1024)
+        #expect(try await client.head().number == 100)
+        #expect(server.accepted == 1)
+    }
+
     /// Blocks come from the head subscription; after the connection drops, polling (and a new
     /// subscription) keep the stream going with consecutive numbers.
     @Test func headSubscriptionWithPollingFallback() async throws {
