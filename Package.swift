@@ -14,8 +14,10 @@ let package = Package(
         .library(name: "TesseraS3", targets: ["TesseraS3"]),
         .library(name: "TesseraScoring", targets: ["TesseraScoring"]),
         .library(name: "TesseraChain", targets: ["TesseraChain"]),
+        .library(name: "TesseraNode", targets: ["TesseraNode"]),
         .library(name: "TesseraSubtensor", targets: ["TesseraSubtensor"]),
         .library(name: "TesseraTestKit", targets: ["TesseraTestKit"]),
+        .library(name: "TesseraSimulation", targets: ["TesseraSimulation"]),
         .executable(name: "tessera", targets: ["tessera"]),
     ],
     dependencies: [
@@ -24,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
@@ -87,10 +90,17 @@ let package = Package(
         ),
         // The Scorer protocol, the Gauntlet scorer, OpenSkill ratings, copy detection, weight policy.
         .target(name: "TesseraScoring", dependencies: ["TesseraCore", "TesseraCodec"]),
-        // Umbrella: re-exports the protocol modules.
-        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraTensor", "TesseraOptimizer", "TesseraCodec", "TesseraData", "TesseraStorage", "TesseraScoring", "TesseraChain"]),
+        // Miner, Validator, the window schedule, gathering, peer lists and checkpoints.
+        .target(
+            name: "TesseraNode",
+            dependencies: ["TesseraCore", "TesseraTensor", "TesseraOptimizer", "TesseraCodec", "TesseraData", "TesseraStorage", "TesseraScoring", "TesseraChain"]
+        ),
+        // Umbrella: re-exports the protocol modules and the nodes.
+        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraTensor", "TesseraOptimizer", "TesseraCodec", "TesseraData", "TesseraStorage", "TesseraScoring", "TesseraChain", "TesseraNode"]),
         // The adversary zoo and a harness for testing custom scorers.
         .target(name: "TesseraTestKit", dependencies: ["Tessera"]),
+        // The whole network in one process on a virtual clock: the main job's engine.
+        .target(name: "TesseraSimulation", dependencies: ["Tessera", "TesseraTestKit"]),
         // Command-line tool.
         .executableTarget(
             name: "tessera",
@@ -99,7 +109,11 @@ let package = Package(
                 "TesseraS3",
                 "TesseraSubtensor",
                 "TesseraTestKit",
+                "TesseraSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -114,6 +128,7 @@ let package = Package(
         .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CZstd"]),
         .testTarget(name: "TesseraScoringTests", dependencies: ["TesseraScoring", "TesseraTestKit", "Tessera"], exclude: ["make_openskill_vectors.py"]),
         .testTarget(name: "TesseraChainTests", dependencies: ["TesseraChain", "TesseraCore"]),
+        .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "Tessera", "TesseraTestKit", "TesseraSimulation"]),
         .testTarget(
             name: "TesseraSubtensorTests",
             dependencies: [
@@ -140,6 +155,7 @@ let package = Package(
         // Examples are built by CI so they cannot drift from the API.
         .executableTarget(name: "TrainTinyLlama", dependencies: ["Tessera"], path: "Examples/TrainTinyLlama"),
         .executableTarget(name: "CustomScorer", dependencies: ["Tessera", "TesseraTestKit"], path: "Examples/CustomScorer"),
+        .executableTarget(name: "CustomMiner", dependencies: ["Tessera"], path: "Examples/CustomMiner", exclude: []),
     ]
 )
 

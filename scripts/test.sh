@@ -30,3 +30,4 @@ swift test --skip-build --filter S3FailureTests
 # The examples are part of the suite: they must keep building and running.
 swift run --skip-build TrainTinyLlama --steps 30
 swift run --skip-build CustomScorer --windows 4
+swift run --skip-build CustomMiner --windows 4

@@ -7,3 +7,4 @@
 @_exported public import TesseraStorage
 @_exported public import TesseraScoring
 @_exported public import TesseraChain
+@_exported public import TesseraNode

@@ -35,17 +35,23 @@ import Darwin
 public struct FileSystemStorage: StorageBackend {
     /// The directory holding the objects.
     public let root: String
+    /// When set, every write's modification time (its `lastModified`) is this clock's time
+    /// instead of the filesystem's — a simulated server clock for simulations and tests.
+    public let clock: (any WallClock)?
 
     /// Opens (and, if asked, creates) a store at `root`.
     /// - Parameters:
     ///   - root: A directory path.
     ///   - create: Create the directory and its parents when missing.
     /// - Throws: ``StorageError`` `.invalidConfiguration` if `root` is not a usable directory.
-    public init(root: String, create: Bool = true) throws {
+    ///   - clock: A server clock that stamps every write; nil (the default) keeps the
+    ///     filesystem's own modification times.
+    public init(root: String, create: Bool = true, clock: (any WallClock)? = nil) throws {
         guard !root.isEmpty, !root.utf8.contains(0) else {
             throw StorageError(.invalidConfiguration, "the storage root must be a non-empty path without NUL")
         }
         self.root = root
+        self.clock = clock
         if create { try Self.makeDirectories(root) }
         let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -56,7 +62,8 @@ public struct FileSystemStorage: StorageBackend {
 
     public func put(_ key: ObjectKey, _ bytes: [UInt8]) async throws -> ObjectInfo {
         let root = root
-        return try await Self.offload { try Self.putBlocking(root: root, key: key, bytes: bytes) }
+        let stamp = clock?.now().timeIntervalSince1970
+        return try await Self.offload { try Self.putBlocking(root: root, key: key, bytes: bytes, modificationTime: stamp) }
     }
 
     public func get(_ key: ObjectKey, limit: Int) async throws -> (info: ObjectInfo, bytes: [UInt8]) {
@@ -217,7 +224,7 @@ public struct FileSystemStorage: StorageBackend {
         (status.st_mode & S_IFMT) == S_IFREG
     }
 
-    static func putBlocking(root: String, key: ObjectKey, bytes: [UInt8]) throws -> ObjectInfo {
+    static func putBlocking(root: String, key: ObjectKey, bytes: [UInt8], modificationTime: Double? = nil) throws -> ObjectInfo {
         let segments = key.segments
         // A concurrent delete may prune a directory between our mkdir and our rename; try again.
         for attempt in 0..<8 {
@@ -240,6 +247,12 @@ public struct FileSystemStorage: StorageBackend {
             do {
                 defer { close(fd) }
                 try writeAll(fd, bytes, key: key)
+                if let modificationTime {
+                    let seconds = modificationTime.rounded(.down)
+                    let spec = timespec(tv_sec: Int(seconds), tv_nsec: Int(((modificationTime - seconds) * 1e9).rounded(.down)))
+                    var times = [spec, spec]
+                    guard futimens(fd, &times) == 0 else { throw ioError("futimens failed", key: key) }
+                }
                 guard fsync(fd) == 0 else { throw ioError("fsync failed", key: key) }
                 var s = stat()
                 guard fstat(fd, &s) == 0 else { throw ioError("fstat failed", key: key) }

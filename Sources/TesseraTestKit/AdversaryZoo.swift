@@ -220,3 +220,8 @@ public func adversaryZoo(victim: UID) -> [any MinerStrategy] {
      ScaledNoisyCopier(victim: victim), FreeRider(), LateUploader(), EarlyUploader(), ReplayMiner(), WrongDataMiner(),
      DuplicateIndexPacker()]
 }
+
+/// The zoo adversary whose ``MinerStrategy/role`` is `role` (copiers copy `victim`), or nil.
+public func adversary(named role: String, victim: UID) -> (any MinerStrategy)? {
+    adversaryZoo(victim: victim).first { $0.role == role }
+}

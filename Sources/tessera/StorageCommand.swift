@@ -170,7 +170,7 @@ struct StorageCommand: ParsableCommand {
 /// Runs async storage work from a synchronous command (the root command is synchronous), and
 /// turns storage errors into messages that carry the service's code.
 @discardableResult
-fileprivate func runAsync<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+func runAsync<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
     let done = DispatchSemaphore(value: 0)
     let outcome = Mutex<Result<T, any Error>?>(nil)
     Task.detached {

@@ -1,3 +1,7 @@
+public import TesseraData
+public import TesseraScoring
+public import TesseraCore
+
 /// Serves a scorer's batches from any `TokenSource`.
 public struct TokenSourceBatches: TokenBatchProvider {
     /// The source.

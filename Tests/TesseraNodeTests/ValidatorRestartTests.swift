@@ -1,0 +1,30 @@
+import Foundation
+import Testing
+import Tessera
+
+@Suite("Validator restart")
+struct ValidatorRestartTests {
+    /// A validator killed at any write — mid-window, between the peer list and the checkpoint,
+    /// between the model checkpoint and its state file — and restarted from storage alone ends
+    /// in exactly (bit for bit) the state of an uninterrupted run.
+    @Test func killedAtEveryWriteAndRestartedMatchesAnUninterruptedRun() async throws {
+        let windows = 6
+        let (reference, fired) = try await NetworkFixture.run(windows: windows)
+        #expect(!fired)
+        // Sanity: the run did something (the model moved, every miner was rated, the miners
+        // reproduced the validator's model exactly).
+        let initial = try LlamaModel(configuration: NetworkFixture.model, seed: 2).parameters.scalars
+        #expect(reference.parameters != initial)
+        #expect(reference.scorer.ratings.count == 4)
+        #expect(reference.scorer.lastWindow == Window(rawValue: UInt64(windows)))
+        #expect(reference.minerParameters.allSatisfy { $0 == reference.parameters })
+        // Writes: start window, initial checkpoint, then per window a peer list and every 2nd
+        // window a checkpoint and a state file.
+        let writes = 2 + windows + 2 * (windows / 2)
+        for killAt in 0..<writes {
+            let (outcome, killed) = try await NetworkFixture.run(windows: windows, killAt: killAt)
+            #expect(killed, "write \(killAt) was never reached")
+            #expect(outcome == reference, "killed at write \(killAt)")
+        }
+    }
+}
