@@ -112,7 +112,7 @@ final class SimulatedNode: Sendable {
     }
 }
 
-@Suite struct ClientTests {
+@Suite(.timeLimit(.minutes(2))) struct ClientTests {
     static func node(commitments: [([UInt8], [UInt8])] = [], submitError: MockJSONRPCServer.Reply? = nil, events: [UInt8]? = nil) throws -> SimulatedNode {
         SimulatedNode(metadata: try Fixtures.metadata(), metadataHex: try Fixtures.text("metadata_at_version15.hex").trimmingCharacters(in: .whitespacesAndNewlines),
                       subnetStateHex: try Fixtures.subnetStateHex(), commitments: commitments, submitError: submitError, events: events)
@@ -167,7 +167,7 @@ final class SimulatedNode: Sendable {
         let node = try Self.node(events: events)
         let server = try MockJSONRPCServer { request, _ in node.reply(request) }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20))
         let signer = try KeyPair(scheme: .sr25519, seed: [UInt8](repeating: 5, count: 32))
         let client = try SubtensorClient(transport: transport, metadata: metadata, signer: signer, configuration: Self.fastConfiguration(), logger: ClientTests.quiet)
         do {
@@ -189,7 +189,7 @@ final class SimulatedNode: Sendable {
     static func fastConfiguration() -> SubtensorConfiguration {
         var c = SubtensorConfiguration()
         c.pollInterval = .milliseconds(20)
-        c.inclusionTimeout = .seconds(5)
+        c.inclusionTimeout = .seconds(30)
         return c
     }
 
@@ -199,7 +199,7 @@ final class SimulatedNode: Sendable {
         let node = try Self.node(commitments: [(hotkeys[0], Array("bucket-a:key".utf8)), (hotkeys[1], Array("bucket-b:other".utf8))])
         let server = try MockJSONRPCServer { request, _ in node.reply(request) }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20))
         let client = try await SubtensorClient.connect(transport: transport, configuration: Self.fastConfiguration(), logger: ClientTests.quiet)
         #expect(client.metadata.version == 15)
 
@@ -239,7 +239,7 @@ final class SimulatedNode: Sendable {
         let node = try Self.node()
         let server = try MockJSONRPCServer { request, _ in node.reply(request) }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20))
         let signer = try KeyPair(scheme: .sr25519, seed: [UInt8](repeating: 3, count: 32))
         let client = try await SubtensorClient.connect(transport: transport, signer: signer, configuration: Self.fastConfiguration(), logger: ClientTests.quiet)
         try await client.setWeights(netuid: 1, [UID(rawValue: 4): 2.0, UID(rawValue: 1): 1.0])
@@ -277,7 +277,7 @@ final class SimulatedNode: Sendable {
         let node = try Self.node(submitError: .error(code: 1010, message: "Invalid Transaction", data: .string("Custom error: \(custom)")))
         let server = try MockJSONRPCServer { request, _ in node.reply(request) }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20))
         let signer = try KeyPair(scheme: .ed25519, seed: [UInt8](repeating: 3, count: 32))
         let client = try await SubtensorClient.connect(transport: transport, signer: signer, configuration: Self.fastConfiguration(), logger: ClientTests.quiet)
         do {
@@ -299,23 +299,26 @@ final class SimulatedNode: Sendable {
         let node = try Self.node()
         let server = try MockJSONRPCServer { request, _ in node.reply(request) }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20))
         let client = try SubtensorClient(transport: transport, metadata: try Fixtures.metadata())
         await #expect(throws: ChainError.self) { try await client.setWeights(netuid: 1, [UID(rawValue: 0): 1]) }
         #expect(try await client.weightsVersionKey(netuid: 1) == 4025)
         #expect(try await client.weightsVersionKey(netuid: 2) == 0)  // unset: the storage default
     }
 
-    @Test func blockStreamYieldsNewFinalizedBlocks() async throws {
+    /// The stream starts after the head it read first; the advance waits until that read is
+    /// complete (its timestamp was fetched), so the test holds however slowly the machine runs.
+    @Test(.timeLimit(.minutes(1)))
+    func blockStreamYieldsNewFinalizedBlocks() async throws {
         guard Fixtures.available() else { return }
         let node = try Self.node()
         let server = try MockJSONRPCServer { request, _ in node.reply(request) }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20))
         let client = try SubtensorClient(transport: transport, metadata: try Fixtures.metadata(), configuration: Self.fastConfiguration(), logger: ClientTests.quiet)
         var iterator = client.blocks().makeAsyncIterator()
         Task {
-            try await Task.sleep(for: .milliseconds(100))
+            while server.requests("state_getStorage").isEmpty { try await Task.sleep(for: .milliseconds(10)) }
             node.advance()
             node.advance()
         }
@@ -326,7 +329,7 @@ final class SimulatedNode: Sendable {
     }
 }
 
-@Suite struct TransportTests {
+@Suite(.timeLimit(.minutes(2))) struct TransportTests {
     static let fast = JSONRPCRetryPolicy(attempts: 3, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(20))
 
     @Test func retriesServerErrorsThenSucceeds() async throws {
@@ -334,7 +337,7 @@ final class SimulatedNode: Sendable {
             earlier < 2 ? .http(status: 503, body: "busy") : .result(.string("0x01"))
         }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5), retry: Self.fast)
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20), retry: Self.fast)
         #expect(try await transport.call("chain_getFinalizedHead", []) == .string("0x01"))
         #expect(server.requests.count == 3)
     }
@@ -342,7 +345,7 @@ final class SimulatedNode: Sendable {
     @Test func givesUpAfterTheLastAttempt() async throws {
         let server = try MockJSONRPCServer { _, _ in .hangUp }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5), retry: Self.fast)
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20), retry: Self.fast)
         do {
             _ = try await transport.call("chain_getHeader", [])
             Issue.record("expected a transport error")
@@ -377,7 +380,7 @@ final class SimulatedNode: Sendable {
             }
         }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5), retry: Self.fast)
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20), retry: Self.fast)
         let expected: [(String, SubtensorError.Code)] = [
             ("a", .rateLimited), ("b", .notRegistered), ("c", .transactionRejected), ("d", .invalidResponse),
             ("e", .invalidResponse), ("f", .invalidResponse), ("g", .rpc),

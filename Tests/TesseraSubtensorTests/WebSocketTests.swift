@@ -4,7 +4,7 @@ import TesseraChain
 import TesseraCore
 import TesseraSubtensor
 
-@Suite struct WebSocketTests {
+@Suite(.timeLimit(.minutes(2))) struct WebSocketTests {
     static let fast = JSONRPCRetryPolicy(attempts: 3, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(50))
 
     @Test func callsTypedErrorsAndLargeMessages() async throws {
@@ -18,7 +18,7 @@ import TesseraSubtensor
             }
         }
         defer { server.stop() }
-        let transport = try WebSocketJSONRPCTransport(url: server.url, timeout: .seconds(5), retry: Self.fast)
+        let transport = try WebSocketJSONRPCTransport(url: server.url, timeout: .seconds(20), retry: Self.fast)
         #expect(try await transport.call("chain_getFinalizedHead", []) == .string("0x1234"))
         #expect(try await transport.call("big", []) == .string(big))
         do {
@@ -39,7 +39,7 @@ import TesseraSubtensor
     @Test func reconnectsAfterTheConnectionDrops() async throws {
         let server = try MockWebSocketServer { _ in .result(.integer(7)) }
         defer { server.stop() }
-        let transport = try WebSocketJSONRPCTransport(url: server.url, timeout: .seconds(5), retry: Self.fast)
+        let transport = try WebSocketJSONRPCTransport(url: server.url, timeout: .seconds(20), retry: Self.fast)
         #expect(try await transport.call("system_accountNextIndex", []) == .integer(7))
         server.dropConnections()
         try await Task.sleep(for: .milliseconds(50))
@@ -77,7 +77,8 @@ import TesseraSubtensor
 
     /// Blocks come from the head subscription; after the connection drops, polling (and a new
     /// subscription) keep the stream going with consecutive numbers.
-    @Test func headSubscriptionWithPollingFallback() async throws {
+    @Test(.timeLimit(.minutes(1)))
+    func headSubscriptionWithPollingFallback() async throws {
         guard Fixtures.available() else { return }
         let node = try ClientTests.node()
         let server = try MockWebSocketServer { request in
@@ -86,7 +87,7 @@ import TesseraSubtensor
             return node.reply(request)
         }
         defer { server.stop() }
-        let transport = try WebSocketJSONRPCTransport(url: server.url, timeout: .seconds(5), retry: Self.fast)
+        let transport = try WebSocketJSONRPCTransport(url: server.url, timeout: .seconds(20), retry: Self.fast)
         let client = try SubtensorClient(transport: transport, metadata: try Fixtures.metadata(), configuration: ClientTests.fastConfiguration(), logger: ClientTests.quiet)
         var iterator = client.blocks().makeAsyncIterator()
         let pusher = Task {
