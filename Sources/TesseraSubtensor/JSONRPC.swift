@@ -3,6 +3,7 @@ import Foundation
 public import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// Sends JSON-RPC 2.0 calls to a node.
 ///
@@ -76,7 +77,7 @@ enum JSONRPCCodec {
 }
 
 /// When and how often a transport retries.
-public struct RetryPolicy: Sendable, Hashable {
+public struct JSONRPCRetryPolicy: Sendable, Hashable {
     /// Attempts in all (1 = no retry).
     public var attempts: Int
     /// Wait before the first retry; doubles each time.
@@ -107,16 +108,10 @@ public final class HTTPJSONRPCTransport: JSONRPCTransport {
     public let url: String
     private let client: HTTPClient
     private let timeout: Duration
-    private let retry: RetryPolicy
+    private let retry: JSONRPCRetryPolicy
     private let maximumResponseBytes: Int
     private let logger: Logger
-    private let counter = Counter()
-
-    private final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = 0
-        func next() -> Int { lock.withLock { value += 1; return value } }
-    }
+    private let counter = Mutex(0)
 
     /// A transport for `url`.
     /// - Parameters:
@@ -127,7 +122,7 @@ public final class HTTPJSONRPCTransport: JSONRPCTransport {
     ///   - httpClient: The HTTP client (default: AsyncHTTPClient's process-wide shared client).
     ///   - logger: Where retries are logged.
     /// - Throws: ``SubtensorError`` `.invalidArgument` for a URL that is not http(s).
-    public init(url: String, timeout: Duration = .seconds(30), retry: RetryPolicy = RetryPolicy(),
+    public init(url: String, timeout: Duration = .seconds(30), retry: JSONRPCRetryPolicy = JSONRPCRetryPolicy(),
                 maximumResponseBytes: Int = 64 << 20, httpClient: HTTPClient = .shared,
                 logger: Logger = Logger(label: "tessera.subtensor.rpc")) throws(SubtensorError) {
         guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
@@ -141,6 +136,7 @@ public final class HTTPJSONRPCTransport: JSONRPCTransport {
         client = httpClient
     }
 
+    /// Posts the call, retrying transport failures and timeouts per the retry policy.
     public func call(_ method: String, _ params: [JSONValue]) async throws(SubtensorError) -> JSONValue {
         var attempt = 1
         while true {
@@ -160,7 +156,7 @@ public final class HTTPJSONRPCTransport: JSONRPCTransport {
         var prepared = HTTPClientRequest(url: url)
         prepared.method = .POST
         prepared.headers.add(name: "Content-Type", value: "application/json")
-        prepared.body = .bytes(ByteBuffer(bytes: JSONRPCCodec.encode(id: counter.next(), method: method, params: params)))
+        prepared.body = .bytes(ByteBuffer(bytes: JSONRPCCodec.encode(id: counter.withLock { $0 += 1; return $0 }, method: method, params: params)))
         let request = prepared
         let timeout = self.timeout, client = self.client, limit = maximumResponseBytes, url = self.url
         let deadline = TimeAmount.nanoseconds(Int64(clamping: timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))

@@ -17,6 +17,7 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
     /// An object.
     case object([String: JSONValue])
 
+    /// Decodes any JSON value.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() { self = .null }
@@ -28,6 +29,7 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
         else { self = .object(try c.decode([String: JSONValue].self)) }
     }
 
+    /// Encodes the value as JSON.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         switch self {

@@ -135,7 +135,8 @@ extension TypeRegistry {
             return .sequence(items)
         case .array(let length, let element):
             if case .primitive(.u8) = try self.type(element).definition { return .bytes(try d.readBytes(Int(length))) }
-            guard try isZeroSized(element) || Int(length) <= d.remaining else {
+            let limit = try isZeroSized(element) ? 1 << 16 : d.remaining
+            guard Int(length) <= limit else {
                 throw scaleError("array of \(length) items exceeds the \(d.remaining) remaining bytes")
             }
             var items: [ScaleValue] = []
@@ -180,14 +181,18 @@ extension TypeRegistry {
             var total = 0
             for field in fields {
                 guard let size = try fixedSize(field.type, depth: depth + 1) else { return nil }
-                total += size
+                let (sum, overflow) = total.addingReportingOverflow(size)
+                if overflow { return nil }
+                total = sum
             }
             return total
         case .tuple(let elements):
             var total = 0
             for element in elements {
                 guard let size = try fixedSize(element, depth: depth + 1) else { return nil }
-                total += size
+                let (sum, overflow) = total.addingReportingOverflow(size)
+                if overflow { return nil }
+                total = sum
             }
             return total
         case .variant, .sequence, .compact, .bitSequence:

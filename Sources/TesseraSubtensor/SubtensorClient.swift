@@ -8,8 +8,9 @@ public import TesseraCore
 public struct SubtensorConfiguration: Sendable {
     /// SS58 prefix of addresses (42 on Bittensor).
     public var ss58Prefix: UInt16 = SS58.bittensorPrefix
-    /// `version_key` sent with `set_weights` (the subnet's weights version).
-    public var weightsVersionKey: UInt64 = 0
+    /// `version_key` sent with `set_weights`; `nil` reads the subnet's
+    /// `SubtensorModule.WeightsVersionKey` from the chain before each call.
+    public var weightsVersionKey: UInt64? = nil
     /// Mortality of submitted transactions, in blocks (rounded to a power of two).
     public var eraPeriod: UInt64 = 64
     /// Whether `commit` and `setWeights` wait until the extrinsic is in a block and check its
@@ -80,6 +81,16 @@ public final class SubtensorClient: ChainClient {
         return try SubtensorClient(transport: transport, metadata: metadata, signer: signer, configuration: configuration, logger: logger)
     }
 
+    /// A transport for `url`: ``WebSocketJSONRPCTransport`` for `ws://`/`wss://`,
+    /// ``HTTPJSONRPCTransport`` for `http://`/`https://`.
+    /// - Throws: ``SubtensorError`` `.invalidArgument` for another scheme.
+    public static func transport(for url: String, timeout: Duration = .seconds(30)) throws(SubtensorError) -> any JSONRPCTransport {
+        if url.hasPrefix("ws://") || url.hasPrefix("wss://") {
+            return try WebSocketJSONRPCTransport(url: url, timeout: timeout)
+        }
+        return try HTTPJSONRPCTransport(url: url, timeout: timeout)
+    }
+
     static func fetchMetadata(_ transport: any JSONRPCTransport, at hash: [UInt8]?) async throws(SubtensorError) -> RuntimeMetadata {
         var params: [JSONValue] = [.string("Metadata_metadata_at_version"), .string("0x0f000000")]
         if let hash { params.append(.string(Hex.encode(hash))) }
@@ -92,14 +103,27 @@ public final class SubtensorClient: ChainClient {
 
     // MARK: ChainClient
 
+    /// The finalized head.
     public func head() async throws -> BlockInfo { try await chain { () async throws(SubtensorError) in try await self.headDetailed() } }
-    public func block(_ number: UInt64) async throws -> BlockInfo { try await chain { () async throws(SubtensorError) in try await self.blockDetailed(number) } }
+    /// Block `number`, only once it is finalized (so it can never change afterwards).
+    public func block(_ number: UInt64) async throws -> BlockInfo {
+        try await chain { () async throws(SubtensorError) in
+            let finalized = try await self.finalizedNumber()
+            guard number <= finalized else {
+                throw SubtensorError(.unknownBlock, "block \(number) is not finalized yet (finalized head \(finalized))")
+            }
+            return try await self.blockDetailed(number)
+        }
+    }
+    /// The subnet's metagraph at the finalized head.
     public func metagraph(netuid: UInt16) async throws -> Metagraph {
         try await chain { () async throws(SubtensorError) in try await self.metagraphDetailed(netuid: netuid) }
     }
+    /// Every hotkey's commitment on the subnet at the finalized head.
     public func commitments(netuid: UInt16) async throws -> [Hotkey: [UInt8]] {
         try await chain { () async throws(SubtensorError) in try await self.commitmentsDetailed(netuid: netuid) }
     }
+    /// Publishes `data` with `Commitments.set_commitment` as one `Raw{n}` field.
     public func commit(_ data: [UInt8], netuid: UInt16) async throws {
         let call: [UInt8]
         do { call = try metadata.setCommitmentCall(netuid: netuid, data: data) } catch {
@@ -107,30 +131,44 @@ public final class SubtensorClient: ChainClient {
         }
         _ = try await chain { () async throws(SubtensorError) in try await self.submit(call: call) }
     }
+    /// Sets weights with `SubtensorModule.set_weights`, normalized to u16 as bittensor does.
     public func setWeights(netuid: UInt16, _ weights: [UID: Double]) async throws {
         let (uids, values) = try WeightNormalization.toU16(weights)
-        let call = try await chain { () throws(SubtensorError) in
-            try self.metadata.setWeightsCall(netuid: netuid, uids: uids, weights: values, versionKey: self.configuration.weightsVersionKey)
+        let call = try await chain { () async throws(SubtensorError) in
+            var versionKey = self.configuration.weightsVersionKey
+            if versionKey == nil { versionKey = try await self.weightsVersionKey(netuid: netuid) }
+            return try self.metadata.setWeightsCall(netuid: netuid, uids: uids, weights: values, versionKey: versionKey ?? 0)
         }
         _ = try await chain { () async throws(SubtensorError) in try await self.submit(call: call) }
     }
 
-    /// New finalized blocks, polled every ``SubtensorConfiguration/pollInterval``; at most 64
-    /// missed blocks are caught up at once.
+    /// New finalized blocks. Over a ``JSONRPCSubscribing`` transport (WebSocket) they come from
+    /// `chain_subscribeFinalizedHeads`; when the subscription cannot be opened or drops, the
+    /// head is polled every ``SubtensorConfiguration/pollInterval`` until it can be reopened.
+    /// Missed blocks are filled in (at most 64 at once), so numbers are consecutive.
     public func blocks() -> AsyncThrowingStream<BlockInfo, any Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {
                     var last = try await self.headDetailed().number
                     while !Task.isCancelled {
-                        try? await Task.sleep(for: self.configuration.pollInterval)
-                        let head = try await self.headDetailed()
-                        if head.number > last {
-                            for n in max(last + 1, head.number >= 64 ? head.number - 63 : 0)..<head.number {
-                                continuation.yield(try await self.blockDetailed(n))
+                        if let subscriber = self.transport as? any JSONRPCSubscribing,
+                           let heads = try? await subscriber.subscribe("chain_subscribeFinalizedHeads", [], unsubscribe: "chain_unsubscribeFinalizedHeads") {
+                            do {
+                                for try await header in heads {
+                                    let number = try (header["number"] ?? .null).unsignedValue("block number")
+                                    last = try await self.emitBlocks(after: last, through: number, to: continuation)
+                                }
+                            } catch let error as SubtensorError where error.code == .transport || error.code == .timeout {
+                                self.logger.info("head subscription dropped; polling", metadata: ["error": "\(error)"])
                             }
-                            continuation.yield(head)
-                            last = head.number
+                        }
+                        try? await Task.sleep(for: self.configuration.pollInterval)
+                        do {
+                            let head = try await self.headDetailed().number
+                            last = try await self.emitBlocks(after: last, through: head, to: continuation)
+                        } catch let error as SubtensorError where error.code == .transport || error.code == .timeout {
+                            self.logger.info("polling the head failed; retrying", metadata: ["error": "\(error)"])
                         }
                     }
                     continuation.finish()
@@ -142,6 +180,16 @@ public final class SubtensorClient: ChainClient {
             }
             continuation.onTermination = { _ in task.cancel() }
         }
+    }
+
+    /// Yields blocks `last + 1 … head` (at most the newest 64) and returns the new last number.
+    private func emitBlocks(after last: UInt64, through head: UInt64,
+                            to continuation: AsyncThrowingStream<BlockInfo, any Error>.Continuation) async throws -> UInt64 {
+        guard head > last else { return last }
+        for n in max(last + 1, head >= 64 ? head - 63 : 0)...head {
+            continuation.yield(try await blockDetailed(n))
+        }
+        return head
     }
 
     private func chain<T>(_ body: () async throws(SubtensorError) -> T) async throws(ChainError) -> T {
@@ -159,7 +207,13 @@ public final class SubtensorClient: ChainClient {
         return try await blockInfo(number: number.unsignedValue("block number"), hash: hash)
     }
 
-    /// Block `number` of the canonical chain.
+    private func finalizedNumber() async throws(SubtensorError) -> UInt64 {
+        let hash = try await transport.call("chain_getFinalizedHead", []).hexBytes("finalized head")
+        let header = try await transport.call("chain_getHeader", [.string(Hex.encode(hash))])
+        return try (header["number"] ?? .null).unsignedValue("block number")
+    }
+
+    /// Block `number` of the canonical chain (finalized or not).
     /// - Throws: ``SubtensorError`` `.unknownBlock` if it does not exist (yet).
     public func blockDetailed(_ number: UInt64) async throws(SubtensorError) -> BlockInfo {
         let hash = try await blockHash(number)
@@ -264,6 +318,26 @@ public final class SubtensorClient: ChainClient {
             }
         }
         return out
+    }
+
+    /// The subnet's `SubtensorModule.WeightsVersionKey` at the best block (its default when unset).
+    /// - Throws: ``SubtensorError``.
+    public func weightsVersionKey(netuid: UInt16) async throws(SubtensorError) -> UInt64 {
+        let metadata = self.metadata
+        let (_, entry) = try metadata.storage("SubtensorModule", "WeightsVersionKey")
+        guard case .map(let hashers, let keyType, let valueType) = entry.kind, hashers.count == 1 else {
+            throw SubtensorError(.unsupportedMetadata, "SubtensorModule.WeightsVersionKey is not a map by netuid")
+        }
+        var key = ScaleEncoder()
+        try metadata.registry.encodeUnsigned(UInt128(netuid), as: keyType, into: &key)
+        let storageKey = try metadata.storageKey("SubtensorModule", "WeightsVersionKey", keys: [key.bytes])
+        let raw = try await transport.call("state_getStorage", [.string(Hex.encode(storageKey))])
+        var d = ScaleDecoder(raw.isNull ? entry.defaultValue : try raw.hexBytes("WeightsVersionKey"))
+        guard case .unsigned(let value) = try metadata.registry.decode(valueType, from: &d), let result = UInt64(exactly: value) else {
+            throw SubtensorError(.invalidResponse, "WeightsVersionKey is not a u64")
+        }
+        try d.expectEnd("WeightsVersionKey")
+        return result
     }
 
     // MARK: Writes

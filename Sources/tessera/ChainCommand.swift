@@ -8,7 +8,7 @@ import TesseraSubtensor
 
 /// Which node to talk to.
 struct NodeOptions: ParsableArguments {
-    @Option(help: "The node's HTTP(S) JSON-RPC URL (default: $TESSERA_SUBTENSOR_URL).")
+    @Option(help: "The node's JSON-RPC URL: http(s):// or ws(s):// (default: $TESSERA_SUBTENSOR_URL).")
     var url: String?
     @Option(help: "Seconds to wait for one answer.") var timeout: Int = 30
 
@@ -16,7 +16,7 @@ struct NodeOptions: ParsableArguments {
         guard let url = url ?? ProcessInfo.processInfo.environment["TESSERA_SUBTENSOR_URL"], !url.isEmpty else {
             throw CLIError("give --url URL or set TESSERA_SUBTENSOR_URL (e.g. https://entrypoint-finney.opentensor.ai)")
         }
-        let transport = try HTTPJSONRPCTransport(url: url, timeout: .seconds(max(timeout, 1)))
+        let transport = try SubtensorClient.transport(for: url, timeout: .seconds(max(timeout, 1)))
         return try runChainAsync { try await SubtensorClient.connect(transport: transport) }
     }
 }

@@ -31,11 +31,13 @@ struct KeysCommand: ParsableCommand {
         @Option(help: "BIP-39 phrase.") var mnemonic: String?
         @Option(help: "Mnemonic password.") var password: String = ""
         @Option(help: "An SS58 address.") var address: String?
+        @Option(help: "A secret URI: PHRASE or 0xSEED, hard junctions (//Alice), ///password.") var uri: String?
+        @Option(help: "An unencrypted bittensor keyfile (e.g. ~/.bittensor/wallets/NAME/hotkeys/HOTKEY).") var keyfile: String?
         @Option(help: "SS58 prefix for printed addresses.") var ss58Prefix: UInt16 = SS58.bittensorPrefix
 
         func validate() throws {
-            guard [seed, mnemonic, address].compactMap({ $0 }).count == 1 else {
-                throw ValidationError("give exactly one of --seed, --mnemonic, --address")
+            guard [seed, mnemonic, address, keyfile, uri].compactMap({ $0 }).count == 1 else {
+                throw ValidationError("give exactly one of --seed, --mnemonic, --uri, --address, --keyfile")
             }
         }
 
@@ -47,6 +49,17 @@ struct KeysCommand: ParsableCommand {
                 return
             }
             let scheme = try parseScheme(scheme)
+            if let keyfile {
+                guard let data = FileManager.default.contents(atPath: keyfile) else { throw CLIError("cannot read \(keyfile)") }
+                let pair = try wrap { () throws(SubtensorError) in try KeyPair(bittensorKeyfile: Array(data), scheme: scheme) }
+                print("{\"scheme\": \"\(scheme.rawValue)\", \"public_key\": \"\(Hex.encode(pair.publicKey))\", \"ss58_address\": \"\(pair.address(prefix: prefix))\"}")
+                return
+            }
+            if let uri {
+                let pair = try wrap { () throws(SubtensorError) in try KeyPair(scheme: scheme, uri: uri) }
+                print("{\"scheme\": \"\(scheme.rawValue)\", \"public_key\": \"\(Hex.encode(pair.publicKey))\", \"ss58_address\": \"\(pair.address(prefix: prefix))\"}")
+                return
+            }
             let bytes: [UInt8]
             if let seed {
                 bytes = try wrap { () throws(SubtensorError) in try Hex.decode(seed) }

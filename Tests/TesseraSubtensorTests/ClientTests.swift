@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 import Testing
 import TesseraChain
@@ -13,10 +14,13 @@ final class SimulatedNode: Sendable {
     let subnetStateHex: String
     let commitments: [([UInt8], [UInt8])]  // (hotkey, data)
     let submitError: MockJSONRPCServer.Reply?
+    /// `System.Events` of the block that includes a submitted extrinsic, if any.
+    let events: [UInt8]?
     private let state = Mutex<(finalized: UInt64, submitted: [(hex: String, block: UInt64)])>((100, []))
 
     init(metadata: RuntimeMetadata, metadataHex: String, subnetStateHex: String,
-         commitments: [([UInt8], [UInt8])] = [], submitError: MockJSONRPCServer.Reply? = nil) {
+         commitments: [([UInt8], [UInt8])] = [], submitError: MockJSONRPCServer.Reply? = nil, events: [UInt8]? = nil) {
+        self.events = events
         self.metadata = metadata
         self.metadataHex = metadataHex
         self.subnetStateHex = subnetStateHex
@@ -58,6 +62,12 @@ final class SimulatedNode: Sendable {
                 var e = ScaleEncoder()
                 e.append(littleEndian: Self.milliseconds(n))
                 return .result(.string(Hex.encode(e.bytes)))
+            }
+            if key == Hex.encode((try? metadata.storageKey("SubtensorModule", "WeightsVersionKey", keys: [[1, 0]])) ?? []) {
+                return .result(.string("0xb90f000000000000"))  // 4025
+            }
+            if key == Hex.encode((try? metadata.storageKey("System", "Events")) ?? []), let events {
+                return .result(.string(Hex.encode(events)))
             }
             return .result(.null)
         case "state_call":
@@ -102,17 +112,84 @@ final class SimulatedNode: Sendable {
     }
 }
 
-@Suite struct ClientTests {
-    static func node(commitments: [([UInt8], [UInt8])] = [], submitError: MockJSONRPCServer.Reply? = nil) throws -> SimulatedNode {
+@Suite(.timeLimit(.minutes(2))) struct ClientTests {
+    static func node(commitments: [([UInt8], [UInt8])] = [], submitError: MockJSONRPCServer.Reply? = nil, events: [UInt8]? = nil) throws -> SimulatedNode {
         SimulatedNode(metadata: try Fixtures.metadata(), metadataHex: try Fixtures.text("metadata_at_version15.hex").trimmingCharacters(in: .whitespacesAndNewlines),
-                      subnetStateHex: try Fixtures.subnetStateHex(), commitments: commitments, submitError: submitError)
+                      subnetStateHex: try Fixtures.subnetStateHex(), commitments: commitments, submitError: submitError, events: events)
     }
+
+    /// A value of type `id` made of zeros, empty vectors and first variants.
+    static func zeroValue(_ registry: TypeRegistry, _ id: UInt32) throws -> ScaleValue {
+        switch try registry.type(id).definition {
+        case .primitive(.bool): return .bool(false)
+        case .primitive(.str): return .string("")
+        case .primitive, .compact: return .unsigned(0)
+        case .sequence: return .sequence([])
+        case .array(let n, let element): return .sequence(try (0..<n).map { _ in try zeroValue(registry, element) })
+        case .tuple(let elements): return .sequence(try elements.map { try zeroValue(registry, $0) })
+        case .composite(let fields): return .composite(try fields.map { try zeroValue(registry, $0.type) })
+        case .variant(let variants):
+            let v = try #require(variants.min { $0.index < $1.index })
+            return .variant(v.name, try v.fields.map { try zeroValue(registry, $0.type) })
+        case .bitSequence: return .sequence([])
+        }
+    }
+
+    /// `System.Events` holding one `System.ExtrinsicFailed(Module { pallet, error })` for extrinsic `index`.
+    static func failedEvents(_ metadata: RuntimeMetadata, index: Int, pallet: String, error: String) throws -> [UInt8] {
+        guard case .plain(let eventsType) = try metadata.storage("System", "Events").entry.kind,
+              case .sequence(let recordType) = try metadata.registry.type(eventsType).definition,
+              case .composite(let recordFields) = try metadata.registry.type(recordType).definition,
+              case .variant(let outer) = try metadata.registry.type(recordFields[1].type).definition,
+              let system = outer.first(where: { $0.name == "System" }),
+              case .variant(let systemEvents) = try metadata.registry.type(system.fields[0].type).definition,
+              let failed = systemEvents.first(where: { $0.name == "ExtrinsicFailed" }),
+              let errorType = try metadata.pallet(pallet).errorType,
+              case .variant(let errors) = try metadata.registry.type(errorType).definition,
+              let errorVariant = errors.first(where: { $0.name == error })
+        else { throw SubtensorError(.notInMetadata, "unexpected event layout") }
+        let module = ScaleValue.variant("Module", [.composite([.unsigned(UInt128(try metadata.pallet(pallet).index)), .bytes([errorVariant.index, 0, 0, 0])])])
+        let info = try zeroValue(metadata.registry, failed.fields[1].type)
+        let record = ScaleValue.composite([
+            .variant("ApplyExtrinsic", [.unsigned(UInt128(index))]),
+            .variant("System", [.variant("ExtrinsicFailed", [module, info])]),
+            .sequence([]),
+        ])
+        var e = ScaleEncoder()
+        try metadata.registry.encode(.sequence([record]), as: eventsType, into: &e)
+        return e.bytes
+    }
+
+    @Test func failedDispatchIsReportedWithThePalletError() async throws {
+        guard Fixtures.available() else { return }
+        let metadata = try Fixtures.metadata()
+        let events = try Self.failedEvents(metadata, index: 1, pallet: "SubtensorModule", error: "NotEnoughStakeToSetWeights")
+        let node = try Self.node(events: events)
+        let server = try MockJSONRPCServer { request, _ in node.reply(request) }
+        defer { server.stop() }
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20))
+        let signer = try KeyPair(scheme: .sr25519, seed: [UInt8](repeating: 5, count: 32))
+        let client = try SubtensorClient(transport: transport, metadata: metadata, signer: signer, configuration: Self.fastConfiguration(), logger: ClientTests.quiet)
+        do {
+            try await client.submit(call: metadata.setWeightsCall(netuid: 1, uids: [0], weights: [1], versionKey: 0))
+            Issue.record("expected a failed dispatch")
+        } catch {
+            #expect(error.code == .transactionFailed)
+            #expect(error.message.contains("SubtensorModule.NotEnoughStakeToSetWeights"), "\(error)")
+        }
+    }
+
+    /// A logger that keeps test output quiet (the client logs submissions and fallbacks at info).
+    static let quiet: Logger = {
+        var logger = Logger(label: "tessera.subtensor.tests")
+        logger.logLevel = .error
+        return logger
+    }()
 
     static func fastConfiguration() -> SubtensorConfiguration {
         var c = SubtensorConfiguration()
         c.pollInterval = .milliseconds(20)
-        c.inclusionTimeout = .seconds(5)
-        c.weightsVersionKey = 4025
+        c.inclusionTimeout = .seconds(30)
         return c
     }
 
@@ -122,8 +199,8 @@ final class SimulatedNode: Sendable {
         let node = try Self.node(commitments: [(hotkeys[0], Array("bucket-a:key".utf8)), (hotkeys[1], Array("bucket-b:other".utf8))])
         let server = try MockJSONRPCServer { request, _ in node.reply(request) }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
-        let client = try await SubtensorClient.connect(transport: transport, configuration: Self.fastConfiguration())
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20))
+        let client = try await SubtensorClient.connect(transport: transport, configuration: Self.fastConfiguration(), logger: ClientTests.quiet)
         #expect(client.metadata.version == 15)
 
         let head = try await client.head()
@@ -133,6 +210,13 @@ final class SimulatedNode: Sendable {
         let past = try await client.block(42)
         #expect(past.hash.bytes == SimulatedNode.hash(42))
         await #expect(throws: ChainError.self) { try await client.block(10_000) }
+        // Block 101 exists (the best block) but is not finalized: not served as a past block.
+        do {
+            _ = try await client.block(101)
+            Issue.record("an unfinalized block was served")
+        } catch let error as ChainError {
+            #expect(error.code == .unknownBlock)
+        }
 
         let metagraph = try await client.metagraph(netuid: 1)
         #expect(metagraph.neurons.count == 1024)
@@ -155,9 +239,9 @@ final class SimulatedNode: Sendable {
         let node = try Self.node()
         let server = try MockJSONRPCServer { request, _ in node.reply(request) }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20))
         let signer = try KeyPair(scheme: .sr25519, seed: [UInt8](repeating: 3, count: 32))
-        let client = try await SubtensorClient.connect(transport: transport, signer: signer, configuration: Self.fastConfiguration())
+        let client = try await SubtensorClient.connect(transport: transport, signer: signer, configuration: Self.fastConfiguration(), logger: ClientTests.quiet)
         try await client.setWeights(netuid: 1, [UID(rawValue: 4): 2.0, UID(rawValue: 1): 1.0])
         #expect(node.submitted.count == 1)
 
@@ -193,9 +277,9 @@ final class SimulatedNode: Sendable {
         let node = try Self.node(submitError: .error(code: 1010, message: "Invalid Transaction", data: .string("Custom error: \(custom)")))
         let server = try MockJSONRPCServer { request, _ in node.reply(request) }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20))
         let signer = try KeyPair(scheme: .ed25519, seed: [UInt8](repeating: 3, count: 32))
-        let client = try await SubtensorClient.connect(transport: transport, signer: signer, configuration: Self.fastConfiguration())
+        let client = try await SubtensorClient.connect(transport: transport, signer: signer, configuration: Self.fastConfiguration(), logger: ClientTests.quiet)
         do {
             try await client.setWeights(netuid: 1, [UID(rawValue: 0): 1])
             Issue.record("expected a refusal")
@@ -215,21 +299,26 @@ final class SimulatedNode: Sendable {
         let node = try Self.node()
         let server = try MockJSONRPCServer { request, _ in node.reply(request) }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20))
         let client = try SubtensorClient(transport: transport, metadata: try Fixtures.metadata())
         await #expect(throws: ChainError.self) { try await client.setWeights(netuid: 1, [UID(rawValue: 0): 1]) }
+        #expect(try await client.weightsVersionKey(netuid: 1) == 4025)
+        #expect(try await client.weightsVersionKey(netuid: 2) == 0)  // unset: the storage default
     }
 
-    @Test func blockStreamYieldsNewFinalizedBlocks() async throws {
+    /// The stream starts after the head it read first; the advance waits until that read is
+    /// complete (its timestamp was fetched), so the test holds however slowly the machine runs.
+    @Test(.timeLimit(.minutes(1)))
+    func blockStreamYieldsNewFinalizedBlocks() async throws {
         guard Fixtures.available() else { return }
         let node = try Self.node()
         let server = try MockJSONRPCServer { request, _ in node.reply(request) }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5))
-        let client = try SubtensorClient(transport: transport, metadata: try Fixtures.metadata(), configuration: Self.fastConfiguration())
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20))
+        let client = try SubtensorClient(transport: transport, metadata: try Fixtures.metadata(), configuration: Self.fastConfiguration(), logger: ClientTests.quiet)
         var iterator = client.blocks().makeAsyncIterator()
         Task {
-            try await Task.sleep(for: .milliseconds(100))
+            while server.requests("state_getStorage").isEmpty { try await Task.sleep(for: .milliseconds(10)) }
             node.advance()
             node.advance()
         }
@@ -240,15 +329,15 @@ final class SimulatedNode: Sendable {
     }
 }
 
-@Suite struct TransportTests {
-    static let fast = RetryPolicy(attempts: 3, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(20))
+@Suite(.timeLimit(.minutes(2))) struct TransportTests {
+    static let fast = JSONRPCRetryPolicy(attempts: 3, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(20))
 
     @Test func retriesServerErrorsThenSucceeds() async throws {
         let server = try MockJSONRPCServer { request, earlier in
             earlier < 2 ? .http(status: 503, body: "busy") : .result(.string("0x01"))
         }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5), retry: Self.fast)
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20), retry: Self.fast)
         #expect(try await transport.call("chain_getFinalizedHead", []) == .string("0x01"))
         #expect(server.requests.count == 3)
     }
@@ -256,7 +345,7 @@ final class SimulatedNode: Sendable {
     @Test func givesUpAfterTheLastAttempt() async throws {
         let server = try MockJSONRPCServer { _, _ in .hangUp }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5), retry: Self.fast)
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20), retry: Self.fast)
         do {
             _ = try await transport.call("chain_getHeader", [])
             Issue.record("expected a transport error")
@@ -269,7 +358,7 @@ final class SimulatedNode: Sendable {
     @Test func timesOut() async throws {
         let server = try MockJSONRPCServer { _, _ in .stall(seconds: 2) }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .milliseconds(200), retry: RetryPolicy(attempts: 1))
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .milliseconds(200), retry: JSONRPCRetryPolicy(attempts: 1))
         do {
             _ = try await transport.call("chain_getHeader", [])
             Issue.record("expected a timeout")
@@ -291,7 +380,7 @@ final class SimulatedNode: Sendable {
             }
         }
         defer { server.stop() }
-        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(5), retry: Self.fast)
+        let transport = try HTTPJSONRPCTransport(url: server.url, timeout: .seconds(20), retry: Self.fast)
         let expected: [(String, SubtensorError.Code)] = [
             ("a", .rateLimited), ("b", .notRegistered), ("c", .transactionRejected), ("d", .invalidResponse),
             ("e", .invalidResponse), ("f", .invalidResponse), ("g", .rpc),
@@ -320,12 +409,14 @@ final class SimulatedNode: Sendable {
             print("skipping live node test: TESSERA_SUBTENSOR_URL is not set")
             return
         }
-        let transport = try HTTPJSONRPCTransport(url: url)
-        let client = try await SubtensorClient.connect(transport: transport)
+        let client = try await SubtensorClient.connect(transport: SubtensorClient.transport(for: url))
         let head = try await client.head()
         #expect(head.number > 0)
         #expect(head.timestamp > 1_600_000_000)
         let metagraph = try await client.metagraph(netuid: 1)
         #expect(!metagraph.neurons.isEmpty)
+        let past = try await client.block(head.number - 1)
+        #expect(past.timestamp <= head.timestamp)
+        _ = try await client.commitments(netuid: 1)
     }
 }

@@ -125,3 +125,35 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+@Suite struct HostileInputTests {
+    /// Random and mutated bytes decoded as the runtime's own event and commitment types must
+    /// throw or decode, never trap or hang.
+    @Test func randomBytesThroughTheTypeRegistry() throws {
+        guard Fixtures.available() else { return }
+        let metadata = try Fixtures.metadata()
+        guard case .plain(let events) = try metadata.storage("System", "Events").entry.kind,
+              case .map(_, _, let commitment) = try metadata.storage("Commitments", "CommitmentOf").entry.kind
+        else { Issue.record("unexpected storage layout"); return }
+        var generator = SplitMix(seed: 42)
+        for round in 0..<400 {
+            let count = Int(generator.next() % 512)
+            let input = (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            for type in [events, commitment] {
+                var d = ScaleDecoder(input)
+                _ = try? metadata.registry.decode(type, from: &d)
+            }
+            // Vectors claiming huge lengths.
+            var d = ScaleDecoder([0x03, 0xFF, 0xFF, 0xFF, 0xFF] + input)
+            #expect(throws: SubtensorError.self, "round \(round)") { try metadata.registry.decode(events, from: &d) }
+        }
+    }
+
+    @Test func truncatedSignedExtrinsicPartsThrow() throws {
+        var d = ScaleDecoder([0x84])
+        #expect(throws: SubtensorError.self) { try d.readBytes(32) }
+        #expect(throws: SubtensorError.self) { try JSONValue.string("nothex").hexBytes() }
+        #expect(throws: SubtensorError.self) { try JSONValue.integer(-1).unsignedValue() }
+        #expect(try JSONValue.string("0x10").unsignedValue() == 16)
+    }
+}

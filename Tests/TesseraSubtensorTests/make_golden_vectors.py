@@ -220,7 +220,11 @@ def keys():
             mnemonics.append({"phrase": phrase, "password": password, "mini_secret": mini.hex(),
                               "sr25519_public_key": sr25519.pair_from_seed(mini)[0].hex(),
                               "ed25519_public_key": bytes(ed25519_zebra.ed_from_seed(mini)[1]).hex()})
-    return {"sr25519": sr, "ed25519": ed, "mnemonics": mnemonics}
+    from substrateinterface import Keypair, KeypairType
+    uris = ["//Alice", "//Bob//stash", "//1", "//" + "x" * 40, phrases[1] + "//Tessera//7"]
+    derived = [{"uri": uri, "sr25519_public_key": Keypair.create_from_uri(uri, crypto_type=KeypairType.SR25519).public_key.hex()}
+               for uri in uris]
+    return {"sr25519": sr, "ed25519": ed, "mnemonics": mnemonics, "derived": derived}
 
 
 def offline_substrate(rc, md):

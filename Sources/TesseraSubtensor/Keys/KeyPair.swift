@@ -55,6 +55,18 @@ public struct KeyPair: Sendable {
         }
     }
 
+    /// An sr25519 key pair from schnorrkel's 64-byte secret key (scalar ‖ nonce), as
+    /// `sr25519.pair_from_seed` and bittensor keyfiles' `privateKey` hold it.
+    /// - Throws: ``SubtensorError`` `.invalidKey` unless it has 64 bytes and a non-zero scalar.
+    public init(sr25519SecretKey bytes: [UInt8]) throws(SubtensorError) {
+        guard bytes.count == 64 else { throw SubtensorError(.invalidKey, "an sr25519 secret key has 64 bytes, got \(bytes.count)") }
+        let key = Sr25519.SecretKey(bytes: bytes)
+        guard key.publicKey.contains(where: { $0 != 0 }) else { throw SubtensorError(.invalidKey, "the sr25519 secret scalar is zero") }
+        scheme = .sr25519
+        secret = .sr25519(key)
+        publicKey = key.publicKey
+    }
+
     /// A new key pair from the system's secure random number generator, with its seed.
     public static func generate(scheme: SignatureScheme) -> (keyPair: KeyPair, seed: [UInt8]) {
         var generator = SystemRandomNumberGenerator()
@@ -90,4 +102,13 @@ public struct KeyPair: Sendable {
             return Sr25519.verify(message, signature: signature, publicKey: publicKey, context: Array("substrate".utf8))
         }
     }
+}
+
+extension KeyPair: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The scheme and SS58 address; never the secret.
+    public var description: String { "KeyPair(\(scheme.rawValue), \(address()))" }
+    /// Same as ``description``: secrets never reach logs or test output.
+    public var debugDescription: String { description }
+    /// Only the scheme and public key are reflected.
+    public var customMirror: Mirror { Mirror(self, children: ["scheme": scheme, "publicKey": Hex.encode(publicKey)]) }
 }

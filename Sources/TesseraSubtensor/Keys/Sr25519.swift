@@ -32,6 +32,15 @@ public enum Sr25519 {
             publicKey = Sr25519.basepointTimes(scalar)
         }
 
+        /// A secret key from schnorrkel's 64-byte encoding: the scalar (little-endian, reduced
+        /// here mod ℓ) then the nonce seed.
+        init(bytes: [UInt8]) {
+            Sodium.ensureInitialized()
+            scalar = Sr25519.reduce(Array(bytes[0..<32]))
+            nonce = Array(bytes[32..<64])
+            publicKey = Sr25519.basepointTimes(scalar)
+        }
+
         /// Signs `message` under the signing context `context`.
         func sign(_ message: [UInt8], context: [UInt8]) -> [UInt8] {
             var generator = SystemRandomNumberGenerator()
