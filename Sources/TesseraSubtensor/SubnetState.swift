@@ -48,7 +48,9 @@ public struct SubnetState: Sendable, Hashable {
     /// Recent emission per subnet and uid.
     public var emissionHistory: [[UInt64]]
 
-    /// Decodes the runtime API's SCALE result (`Option<SubnetState>`).
+    /// Decodes the runtime API's SCALE result (`Option<SubnetState>`) with the fixed layout
+    /// above — for runtimes whose metadata (V14) does not describe runtime APIs; the client
+    /// prefers ``decode(_:as:in:)`` whenever the metadata has the method.
     /// - Returns: `nil` when the subnet does not exist (`None`).
     /// - Throws: ``SubtensorError`` `.malformedSCALE` for truncated or inconsistent input
     ///   (columns of different lengths, trailing bytes).
@@ -58,6 +60,118 @@ public struct SubnetState: Sendable, Hashable {
         let state = try d.readOption { (d: inout ScaleDecoder) throws(SubtensorError) in try SubnetState(from: &d) }
         try d.expectEnd("SubnetState")
         return state
+    }
+
+    /// Decodes the runtime API's result as the runtime's own metadata describes it: `output`
+    /// is the method's return type (`Option<SubnetState>`) in `registry`, the struct is read
+    /// field by field through the type registry and the columns are picked by field name, so a
+    /// runtime that reorders, adds or re-types fields (fixed instead of compact integers, a
+    /// `NetUid` or `AccountId32` wrapper) still decodes. Fields this type does not hold are
+    /// skipped; a missing required field is an error.
+    /// - Returns: `nil` when the subnet does not exist (`None`).
+    /// - Throws: ``SubtensorError`` `.malformedSCALE` for truncated or inconsistent input,
+    ///   `.unsupportedMetadata` when the output type is not an option of a struct with the
+    ///   columns above.
+    public static func decode(_ bytes: [UInt8], as output: UInt32, in registry: TypeRegistry) throws(SubtensorError) -> SubnetState? {
+        guard case .variant(let variants) = try registry.type(output).definition,
+              let none = variants.first(where: { $0.name == "None" }), none.fields.isEmpty,
+              let some = variants.first(where: { $0.name == "Some" }), some.fields.count == 1,
+              case .composite(let fields) = try registry.type(some.fields[0].type).definition
+        else { throw SubtensorError(.unsupportedMetadata, "get_subnet_state does not return Option<struct>") }
+        var d = ScaleDecoder(bytes)
+        let tag = try d.readByte()
+        if tag == none.index { try d.expectEnd("SubnetState"); return nil }
+        guard tag == some.index else { throw scaleError("option tag \(tag) in the subnet state") }
+        var columns: [String: ScaleValue] = [:]
+        for field in fields {
+            let value = try registry.decode(field.type, from: &d)
+            if let name = field.name { columns[name] = value }
+        }
+        try d.expectEnd("SubnetState")
+        return try SubnetState(columns: columns)
+    }
+
+    private init(columns: [String: ScaleValue]) throws(SubtensorError) {
+        func column(_ name: String) throws(SubtensorError) -> ScaleValue {
+            guard let value = columns[name] else { throw SubtensorError(.unsupportedMetadata, "the subnet state has no field \(name)") }
+            return value
+        }
+        func items(_ name: String) throws(SubtensorError) -> [ScaleValue] {
+            guard case .sequence(let items) = Self.unwrap(try column(name)) else { throw scaleError("subnet state field \(name) is not a sequence") }
+            return items
+        }
+        func integer<T: FixedWidthInteger>(_ value: ScaleValue, _ name: String) throws(SubtensorError) -> T {
+            guard case .unsigned(let v) = Self.unwrap(value), let fitted = T(exactly: v) else {
+                throw scaleError("subnet state field \(name) holds \(value), not a \(T.self)")
+            }
+            return fitted
+        }
+        func integers<T: FixedWidthInteger>(_ name: String) throws(SubtensorError) -> [T] {
+            var out: [T] = []
+            for item in try items(name) { out.append(try integer(item, name)) }
+            return out
+        }
+        func keys(_ name: String) throws(SubtensorError) -> [[UInt8]] {
+            var out: [[UInt8]] = []
+            for item in try items(name) {
+                guard case .bytes(let key) = Self.unwrap(item), key.count == 32 else { throw scaleError("subnet state field \(name) holds a non-32-byte key") }
+                out.append(key)
+            }
+            return out
+        }
+        func bools(_ name: String) throws(SubtensorError) -> [Bool] {
+            var out: [Bool] = []
+            for item in try items(name) {
+                guard case .bool(let b) = Self.unwrap(item) else { throw scaleError("subnet state field \(name) holds a non-bool") }
+                out.append(b)
+            }
+            return out
+        }
+        netuid = try integer(try column("netuid"), "netuid")
+        hotkeys = try keys("hotkeys")
+        coldkeys = try keys("coldkeys")
+        active = try bools("active")
+        validatorPermit = try bools("validator_permit")
+        pruningScore = try integers("pruning_score")
+        lastUpdate = try integers("last_update")
+        emission = try integers("emission")
+        dividends = try integers("dividends")
+        incentives = try integers("incentives")
+        consensus = try integers("consensus")
+        trust = try integers("trust")
+        rank = try integers("rank")
+        blockAtRegistration = try integers("block_at_registration")
+        alphaStake = try integers("alpha_stake")
+        taoStake = try integers("tao_stake")
+        totalStake = try integers("total_stake")
+        var history: [[UInt64]] = []
+        for row in try items("emission_history") {
+            guard case .sequence(let values) = Self.unwrap(row) else { throw scaleError("emission_history holds a non-sequence") }
+            var out: [UInt64] = []
+            for value in values { out.append(try integer(value, "emission_history")) }
+            history.append(out)
+        }
+        emissionHistory = history
+        try checkColumns()
+    }
+
+    /// Strips single-field wrappers (`NetUid(u16)`, `AccountId32([u8; 32])`, `Compact<T>`
+    /// newtypes) down to the value they hold.
+    private static func unwrap(_ value: ScaleValue) -> ScaleValue {
+        var current = value
+        while case .composite(let fields) = current, fields.count == 1 { current = fields[0] }
+        return current
+    }
+
+    private func checkColumns() throws(SubtensorError) {
+        let n = hotkeys.count
+        let columns: [(String, Int)] = [
+            ("coldkeys", coldkeys.count), ("active", active.count), ("validator_permit", validatorPermit.count),
+            ("incentives", incentives.count), ("total_stake", totalStake.count),
+        ]
+        if let bad = columns.first(where: { $0.1 != n }) {
+            throw scaleError("subnet state has \(n) hotkeys but \(bad.1) \(bad.0)")
+        }
     }
 
     private init(from d: inout ScaleDecoder) throws(SubtensorError) {
@@ -91,14 +205,7 @@ public struct SubnetState: Sendable, Hashable {
         taoStake = try u64s(&d)
         totalStake = try u64s(&d)
         emissionHistory = try d.readVector { (d: inout ScaleDecoder) throws(SubtensorError) in try u64s(&d) }
-        let n = hotkeys.count
-        let columns: [(String, Int)] = [
-            ("coldkeys", coldkeys.count), ("active", active.count), ("validator_permit", validatorPermit.count),
-            ("incentives", incentives.count), ("total_stake", totalStake.count),
-        ]
-        if let bad = columns.first(where: { $0.1 != n }) {
-            throw scaleError("subnet state has \(n) hotkeys but \(bad.1) \(bad.0)")
-        }
+        try checkColumns()
     }
 
     /// The metagraph: uid, hotkey (SS58 with `ss58Prefix`), total stake in tokens

@@ -250,7 +250,8 @@ public final class SubtensorClient: ChainClient {
     /// - Throws: ``SubtensorError``; `.unknownSubnet` if the subnet does not exist.
     public func subnetState(netuid: UInt16, at hash: [UInt8]) async throws(SubtensorError) -> SubnetState {
         var input = ScaleEncoder()
-        if let method = try? metadata.runtimeAPI("SubnetInfoRuntimeApi", "get_subnet_state"), method.inputs.count == 1 {
+        let method = try? metadata.runtimeAPI("SubnetInfoRuntimeApi", "get_subnet_state")
+        if let method, method.inputs.count == 1 {
             try metadata.registry.encodeUnsigned(UInt128(netuid), as: method.inputs[0].type, into: &input)
         } else {
             input.append(littleEndian: netuid)
@@ -258,7 +259,16 @@ public final class SubtensorClient: ChainClient {
         let result = try await transport.call("state_call", [
             .string("SubnetInfoRuntimeApi_get_subnet_state"), .string(Hex.encode(input.bytes)), .string(Hex.encode(hash)),
         ])
-        guard let state = try SubnetState.decode(result.hexBytes("subnet state")) else {
+        let bytes = try result.hexBytes("subnet state")
+        // V15 metadata describes the method's output: decode by field name through it. Only a
+        // V14 runtime (no runtime APIs in its metadata) falls back to the fixed layout.
+        let decoded: SubnetState?
+        if let method {
+            decoded = try SubnetState.decode(bytes, as: method.output, in: metadata.registry)
+        } else {
+            decoded = try SubnetState.decode(bytes)
+        }
+        guard let state = decoded else {
             throw SubtensorError(.unknownSubnet, "subnet \(netuid) does not exist")
         }
         return state

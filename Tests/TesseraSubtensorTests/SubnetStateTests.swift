@@ -45,6 +45,26 @@ import TesseraSubtensor
         #expect(fields.map { $0.name ?? "" } == Golden.object("subnet_state")["field_names"] as? [String])
     }
 
+    /// The client decodes through the V15 metadata's description of the method's output; on
+    /// the recorded response it must give exactly what the fixed layout gives, and reject the
+    /// same truncations.
+    @Test func metadataDrivenDecodeMatchesFixedLayout() throws {
+        guard Fixtures.available() else { return }
+        let metadata = try Fixtures.metadata("metadata_at_version15.hex")
+        let method = try metadata.runtimeAPI("SubnetInfoRuntimeApi", "get_subnet_state")
+        let full = try Hex.decode(Fixtures.subnetStateHex())
+        let byFields = try #require(try SubnetState.decode(full, as: method.output, in: metadata.registry))
+        #expect(byFields == (try SubnetState.decode(full)))
+        #expect(try SubnetState.decode([0], as: method.output, in: metadata.registry) == nil)
+        for cut in stride(from: 1, to: full.count, by: 4_999) {
+            #expect(throws: SubtensorError.self) { try SubnetState.decode(Array(full.prefix(cut)), as: method.output, in: metadata.registry) }
+        }
+        #expect(throws: SubtensorError.self) { try SubnetState.decode(full + [0], as: method.output, in: metadata.registry) }
+        // A type that is not Option<struct> is refused as unsupported metadata, not misread.
+        let u16 = try metadata.runtimeAPI("SubnetInfoRuntimeApi", "get_subnet_state").inputs[0].type
+        #expect(throws: SubtensorError.self) { try SubnetState.decode(full, as: u16, in: metadata.registry) }
+    }
+
     @Test func noneAndGarbage() throws {
         #expect(try SubnetState.decode([0]) == nil)
         #expect(throws: SubtensorError.self) { try SubnetState.decode([]) }
