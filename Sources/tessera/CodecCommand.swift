@@ -111,6 +111,7 @@ extension BenchCommand {
         @Option var peers: Int = 8
         @Option var threads: Int = 2
         @Option(name: .customLong("repeat"), help: "Timed repetitions (median reported).") var repetitions: Int = 5
+        @Flag(help: "Also print XXH64 digests of every output (wire bytes, error feedback, dense decode, aggregate), to check that an optimization changes no bit.") var digest = false
         @OptionGroup var options: CodecOptions
 
         func run() throws {
@@ -150,6 +151,22 @@ extension BenchCommand {
             let serialize = try timed { _ = try WireFormat.serialize(messages[0]) }
             let parse = try timed { _ = try WireFormat.parse(wire, layout: layout) }
             let n = Double(rows * cols)
+            if digest {
+                func hash(_ p: ParameterSet) -> UInt64 { p.withUnsafeBufferPointer { XXHash64.hash(UnsafeRawBufferPointer($0)) } }
+                var wires: UInt64 = 0
+                for m in messages { wires = XXHash64.hash(try WireFormat.serialize(m), seed: wires) }
+                guard case .compressed(let last) = try encoder.contribution(pseudoGradient: grads[1], metadata: UpdateMetadata(uid: 9)) else {
+                    throw CLIError("SparseLoCo returned a dense contribution")
+                }
+                printJSON([
+                    "digest_wire": String(wires, radix: 16),
+                    "digest_encode": String(XXHash64.hash(try WireFormat.serialize(last.compressed)), radix: 16),
+                    "digest_error_feedback": String(hash(encoder.errorFeedback!), radix: 16),
+                    "digest_dense": String(hash(try codec.decode(messages[0], layout: layout).dense(layout: layout)), radix: 16),
+                    "digest_aggregate": String(hash(try aggregator.aggregate(messages.map { try codec.decode($0, layout: layout) }, layout: layout)), radix: 16),
+                    "digest_trimmed_mean": String(hash(try TrimmedMean().aggregate(messages.map { try codec.decode($0, layout: layout) }, layout: layout)), radix: 16),
+                ])
+            }
             printJSON([
                 "peer": "tessera", "params": rows * cols, "threads": threads, "peers": peers,
                 "encode_ms": (encode * 1e5).rounded() / 100, "decode_ms": (decode * 1e5).rounded() / 100,
