@@ -89,59 +89,74 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
             transformed.withUnsafeMutableBufferPointer { DCT.forward($0.baseAddress!, geometry: g) }
         }
         let kept = g.chunkCount * k
+        let rice = configuration.indexCoding == .rice
+        // Rice gaps (g₀ = i₀, gⱼ = iⱼ − iⱼ₋₁ − 1) and their histogram are collected per chunk
+        // while the chunk's indices are hot; the histogram gives the best Rice parameter.
+        let gapHistogram = GapHistogram(size: rice ? g.chunkSize : 0)
         var indices = [UInt16](repeating: 0, count: kept)
         var selected = [Float](repeating: 0, count: kept)
+        var gaps = [UInt16](repeating: 0, count: rice ? kept : 0)
         transformed.withUnsafeBufferPointer { transformedBuffer in
             let input = configuration.transform == .dct ? transformedBuffer.baseAddress! : source
             indices.withUnsafeMutableBufferPointer { ib in
                 selected.withUnsafeMutableBufferPointer { sb in
-                    let ip = ib.baseAddress!, sp = sb.baseAddress!
-                    ParallelLoop.forEachRange(count: g.chunkCount, minimumChunk: 16) { range in
-                        let n = g.chunkSize
-                        let chunkValues = UnsafeMutablePointer<Float>.allocate(capacity: n)
-                        let keys = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
-                        let histogram = UnsafeMutablePointer<UInt32>.allocate(capacity: TopKSelection.bucketCount)
-                        histogram.initialize(repeating: 0, count: TopKSelection.bucketCount)
-                        defer {
-                            chunkValues.deallocate()
-                            keys.deallocate()
-                            histogram.deallocate()
-                        }
-                        for chunk in range {
-                            let origin = g.chunkOrigin(chunk)
-                            for r in 0..<g.chunkRows {
-                                (chunkValues + r * g.chunkColumns).update(from: input + origin + r * g.columns, count: g.chunkColumns)
+                    gaps.withUnsafeMutableBufferPointer { gb in
+                        let ip = ib.baseAddress!, sp = sb.baseAddress!, gp = rice ? gb.baseAddress : nil
+                        ParallelLoop.forEachRange(count: g.chunkCount, minimumChunk: 16) { range in
+                            var scratch = TopKSelection.Scratch(capacity: g.chunkSize)
+                            let histogram = UnsafeMutablePointer<UInt32>.allocate(capacity: gapHistogram.size)
+                            histogram.initialize(repeating: 0, count: gapHistogram.size)
+                            defer { histogram.deallocate() }
+                            for chunk in range {
+                                let out = ip + chunk * k
+                                TopKSelection.select(
+                                    rows: input + g.chunkOrigin(chunk), rowStride: g.columns, rowCount: g.chunkRows,
+                                    columnCount: g.chunkColumns, k: k, scratch: &scratch, indices: out, selected: sp + chunk * k)
+                                if let gp {
+                                    var previous = -1
+                                    for j in 0..<k {
+                                        let index = Int(out[j])
+                                        let gap = index - previous - 1
+                                        gp[chunk * k + j] = UInt16(truncatingIfNeeded: gap)
+                                        histogram[gap] &+= 1
+                                        previous = index
+                                    }
+                                }
                             }
-                            TopKSelection.select(chunkValues, count: n, k: k, histogram: histogram, scratch: keys, indices: ip + chunk * k, selected: sp + chunk * k)
+                            gapHistogram.add(histogram)
                         }
                     }
                 }
             }
         }
-        if let bad = selected.firstIndex(where: { !$0.isFinite }) {
+        if let bad = selected.withUnsafeBufferPointer({ Finite.firstNonFinite($0) }) {
             throw CodecError(.nonFiniteInput, tensor: name, "kept value \(bad) is \(selected[bad])")
         }
         let quantizer = configuration.quantizer
-        let parameters = selected.withUnsafeBufferPointer { Quantization.fit(quantizer, $0) }
+        var parameters = QuantizationParameters.none
         var decoded = [Float](repeating: 0, count: kept)
-        let valueBytes = [UInt8](unsafeUninitializedCapacity: quantizer.packedByteCount(kept)) { out, written in
-            selected.withUnsafeBufferPointer { sb in
-                decoded.withUnsafeMutableBufferPointer { db in
-                    Quantization.encode(quantizer, parameters, sb, packed: out.baseAddress!, decoded: db.baseAddress!)
-                }
-            }
-            written = quantizer.packedByteCount(kept)
-        }
+        var valueBytes = [UInt8](repeating: 0, count: quantizer.packedByteCount(kept))
         var riceParameter = 0
-        let indexBytes: [UInt8] = indices.withUnsafeBufferPointer { ib in
-            switch configuration.indexCoding {
-            case .packed12:
-                return IndexStream.pack12(ib)
-            case .rice:
-                let gaps = IndexStream.gaps(ib, k: k)
-                return gaps.withUnsafeBufferPointer { gb in
-                    riceParameter = IndexStream.bestRiceParameter(gaps: gb)
-                    return IndexStream.riceEncode(gb, parameter: riceParameter)
+        var indexBytes: [UInt8] = []
+        // Values and indices are independent: quantize on one thread, code indices on another.
+        ParallelLoop.forEach(count: 2) { part in
+            if part == 0 {
+                selected.withUnsafeBufferPointer { sb in
+                    decoded.withUnsafeMutableBufferPointer { db in
+                        valueBytes.withUnsafeMutableBufferPointer { vb in
+                            parameters = Quantization.fitAndEncode(quantizer, sb, packed: vb.baseAddress!, decoded: db.baseAddress!)
+                        }
+                    }
+                }
+            } else {
+                switch configuration.indexCoding {
+                case .packed12:
+                    indexBytes = indices.withUnsafeBufferPointer { IndexStream.pack12($0) }
+                case .rice:
+                    let counts = gapHistogram.counts
+                    riceParameter = IndexStream.bestRiceParameter(histogram: counts)
+                    let bits = IndexStream.riceBitCount(histogram: counts, parameter: riceParameter)
+                    indexBytes = gaps.withUnsafeBufferPointer { IndexStream.riceEncode($0, parameter: riceParameter, bitCount: bits) }
                 }
             }
         }

@@ -103,6 +103,53 @@ enum Quantization {
         }
     }
 
+    /// ``fit(_:_:)`` then ``encode(_:_:_:packed:decoded:)``, with the same arithmetic in the
+    /// same order; for ``ValueQuantizer/lookup2`` the bins are computed once (they pack
+    /// straight into `packed` while the bin means accumulate) instead of twice.
+    static func fitAndEncode(
+        _ quantizer: ValueQuantizer, _ values: UnsafeBufferPointer<Float>,
+        packed: UnsafeMutablePointer<UInt8>, decoded: UnsafeMutablePointer<Float>
+    ) -> QuantizationParameters {
+        guard quantizer == .lookup2, let v = values.baseAddress, values.count > 0 else {
+            let parameters = fit(quantizer, values)
+            encode(quantizer, parameters, values, packed: packed, decoded: decoded)
+            return parameters
+        }
+        let n = values.count
+        let shift = Float(DeterministicSum.sum(values) / Double(n))
+        var squares = 0.0
+        for i in 0..<n {
+            let c = Double(v[i] - shift)
+            squares += c * c
+        }
+        let std = n > 1 ? (squares / Double(n - 1)).squareRoot() : 0
+        let scale = Float(6 * std / Double(lookupBins))
+        // Per bin, the centred values added in order (adding +0.0 to the other bins' sums
+        // leaves them bit-identical: a sum that starts at +0.0 never becomes −0.0).
+        var sums = SIMD4<Double>(repeating: 0)
+        var counts = SIMD4<Int64>(repeating: 0)
+        let lanes = SIMD4<Int64>(0, 1, 2, 3)
+        var i = 0
+        while i < n {
+            var byte: UInt8 = 0
+            for lane in 0..<min(4, n - i) {
+                let c = v[i + lane] - shift
+                let bin = lookupBin(c, scale: scale)
+                let hit = lanes .== SIMD4(repeating: Int64(bin))
+                sums += SIMD4<Double>(repeating: 0).replacing(with: Double(c), where: hit)
+                counts &+= SIMD4<Int64>(repeating: 0).replacing(with: 1, where: hit)
+                byte |= bin << (2 * UInt8(lane))
+            }
+            packed[i >> 2] = byte
+            i += 4
+        }
+        let lookup = (0..<lookupBins).map { counts[$0] > 0 ? Float(sums[$0] / Double(counts[$0])) : 0 }
+        // Decoded values: one table row of four floats per packed byte.
+        let table = LookupTable(lookup: lookup, shift: shift)
+        table.expand(packed, count: n, into: decoded)
+        return QuantizationParameters(scale: scale, shift: shift, lookup: lookup)
+    }
+
     /// The 2-bit bin of a centred value: clamp(round_half_even(c / scale + 2), 0, 3).
     @inline(__always)
     static func lookupBin(_ centred: Float, scale: Float) -> UInt8 {
@@ -210,9 +257,8 @@ enum Quantization {
                 out[i] = Float(Int(code) - 8) * p.scale
             }
         case .lookup2:
-            for i in 0..<n {
-                let bin = (packed[i >> 2] >> (2 * UInt8(i & 3))) & 0x3
-                out[i] = p.lookup[Int(bin)] + p.shift
+            if let base = packed.baseAddress {
+                LookupTable(lookup: p.lookup, shift: p.shift).expand(base.assumingMemoryBound(to: UInt8.self), count: n, into: out)
             }
         }
         // Padding bits of the last byte must be zero (one canonical encoding per update).
@@ -222,6 +268,35 @@ enum Quantization {
             guard last >> UInt8(usedBits % 8) == 0 else {
                 throw CodecError(.malformedHeader, tensor: tensor, "non-zero padding bits after the last value")
             }
+        }
+    }
+}
+
+/// The decoded values of every packed 2-bit byte: row b holds lookup[(b >> 2j) & 3] + shift
+/// for j = 0…3 — the same sums the per-value formula computes.
+struct LookupTable: ~Copyable {
+    let rows: UnsafeMutablePointer<SIMD4<Float>>
+
+    init(lookup: [Float], shift: Float) {
+        rows = .allocate(capacity: 256)
+        for b in 0..<256 {
+            rows[b] = SIMD4(lookup[b & 3] + shift, lookup[(b >> 2) & 3] + shift,
+                            lookup[(b >> 4) & 3] + shift, lookup[(b >> 6) & 3] + shift)
+        }
+    }
+
+    deinit { rows.deallocate() }
+
+    /// Writes the `count` values packed in `packed` to `out`.
+    func expand(_ packed: UnsafePointer<UInt8>, count n: Int, into out: UnsafeMutablePointer<Float>) {
+        let whole = n / 4
+        let raw = UnsafeMutableRawPointer(out)
+        for i in 0..<whole {
+            raw.storeBytes(of: rows[Int(packed[i])], toByteOffset: 16 * i, as: SIMD4<Float>.self)
+        }
+        if whole * 4 < n {
+            let row = rows[Int(packed[whole])]
+            for j in 0..<(n - whole * 4) { out[whole * 4 + j] = row[j] }
         }
     }
 }

@@ -101,7 +101,7 @@ public struct SparseTensor: Hashable, Sendable {
             throw CodecError(.wrongIndexCount, tensor: name, "\(indices.count) indices and \(values.count) values for \(geometry.chunkCount) chunks of k = \(k)")
         }
         let size = geometry.chunkSize
-        if let bad = indices.first(where: { Int($0) >= size }) {
+        if IndexBounds.largest(indices) >= size, let bad = indices.first(where: { Int($0) >= size }) {
             throw CodecError(.indexOutOfRange, tensor: name, "index \(bad) is outside chunks of \(size)")
         }
         guard geometry.elementCount == shape.reduce(1, *) || (shape.isEmpty && geometry.elementCount == 1) else {
