@@ -71,7 +71,7 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
         transmitted.reserveCapacity(values.count)
         try values.withUnsafeBufferPointer { flat in
             for d in values.layout.descriptors {
-                let (c, t) = try encodeTensor(flat.baseAddress! + d.offset, name: d.name, shape: d.shape)
+                let (c, t) = try encodeTensor(UnsafeMutablePointer(mutating: flat.baseAddress! + d.offset), name: d.name, shape: d.shape)
                 compressed.append(c)
                 transmitted.append(t)
             }
@@ -81,8 +81,45 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
             transmitted: SparseUpdate(metadata: metadata, transform: configuration.transform, tensors: transmitted))
     }
 
-    private func encodeTensor(_ source: UnsafePointer<Float>, name: String, shape: [Int]) throws -> (CompressedTensor, SparseTensor) {
+    /// SparseLoCo's error-feedback step fused with ``encode(_:metadata:)``: `e ← decay · e + delta`
+    /// in place, then `e` is encoded; where the tensor is selected band by band, the update
+    /// and the selection share one pass over memory. Same results as updating `e` first and
+    /// calling ``encode(_:metadata:)``. The configuration must have no transform; on error
+    /// `e` may be partly updated (callers check the inputs first).
+    package func encode(folding delta: ParameterSet, into e: inout ParameterSet, decay: Float, metadata: UpdateMetadata) throws -> EncodedUpdate {
+        precondition(configuration.transform == .none && delta.layout == e.layout, "fused encode needs no transform and equal layouts")
+        var compressed: [CompressedTensor] = []
+        var transmitted: [SparseTensor] = []
+        compressed.reserveCapacity(e.count)
+        transmitted.reserveCapacity(e.count)
+        let descriptors = e.layout.descriptors
+        try delta.withUnsafeBufferPointer { deltaFlat in
+            try e.withUnsafeMutableBufferPointer { flat in
+                for d in descriptors {
+                    let (c, t) = try encodeTensor(flat.baseAddress! + d.offset, name: d.name, shape: d.shape,
+                                                  fold: (deltaFlat.baseAddress! + d.offset, decay))
+                    compressed.append(c)
+                    transmitted.append(t)
+                }
+            }
+        }
+        return EncodedUpdate(
+            compressed: CompressedUpdate(metadata: metadata, transform: configuration.transform, tensors: compressed),
+            transmitted: SparseUpdate(metadata: metadata, transform: configuration.transform, tensors: transmitted))
+    }
+
+    private func encodeTensor(
+        _ source: UnsafeMutablePointer<Float>, name: String, shape: [Int], fold: (delta: UnsafePointer<Float>, decay: Float)? = nil
+    ) throws -> (CompressedTensor, SparseTensor) {
         let (g, k) = plan(for: shape)
+        let banded = k < g.chunkSize && g.chunkSize * g.chunksPerRow <= TopKSelection.BandScratch.largestBand
+        if let fold, !banded {
+            // Not selected band by band: update the whole tensor first.
+            let n = g.elementCount
+            ParallelLoop.forEachRange(count: n, minimumChunk: 1 << 16) { range in
+                for i in range { source[i] = fold.decay * source[i] + fold.delta[i] }
+            }
+        }
         var transformed: [Float] = []
         if configuration.transform == .dct {
             transformed = Array(UnsafeBufferPointer(start: source, count: g.elementCount))
@@ -97,22 +134,30 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
         var selected = [Float](repeating: 0, count: kept)
         var gaps = [UInt16](repeating: 0, count: rice ? kept : 0)
         transformed.withUnsafeBufferPointer { transformedBuffer in
-            let input = configuration.transform == .dct ? transformedBuffer.baseAddress! : source
+            let input: UnsafePointer<Float> = configuration.transform == .dct ? transformedBuffer.baseAddress! : UnsafePointer(source)
             indices.withUnsafeMutableBufferPointer { ib in
                 selected.withUnsafeMutableBufferPointer { sb in
                     gaps.withUnsafeMutableBufferPointer { gb in
                         let ip = ib.baseAddress!, sp = sb.baseAddress!, gp = rice ? gb.baseAddress : nil
                         ParallelLoop.forEachRange(count: g.chunkCount, minimumChunk: 16) { range in
-                            var scratch = TopKSelection.Scratch(capacity: g.chunkSize)
                             let histogram = UnsafeMutablePointer<UInt32>.allocate(capacity: gapHistogram.size)
                             histogram.initialize(repeating: 0, count: gapHistogram.size)
                             defer { histogram.deallocate() }
-                            for chunk in range {
-                                let out = ip + chunk * k
-                                TopKSelection.select(
-                                    rows: input + g.chunkOrigin(chunk), rowStride: g.columns, rowCount: g.chunkRows,
-                                    columnCount: g.chunkColumns, k: k, scratch: &scratch, indices: out, selected: sp + chunk * k)
-                                if let gp {
+                            if banded {
+                                var scratch = TopKSelection.BandScratch(geometry: g)
+                                TopKSelection.selectBand(UnsafeMutablePointer(mutating: input), geometry: g, chunks: range, k: k, fold: fold,
+                                                         scratch: &scratch, indices: ip, selected: sp)
+                            } else {
+                                var scratch = TopKSelection.Scratch(capacity: g.chunkSize)
+                                for chunk in range {
+                                    TopKSelection.select(
+                                        rows: input + g.chunkOrigin(chunk), rowStride: g.columns, rowCount: g.chunkRows,
+                                        columnCount: g.chunkColumns, k: k, scratch: &scratch, indices: ip + chunk * k, selected: sp + chunk * k)
+                                }
+                            }
+                            if let gp {
+                                for chunk in range {
+                                    let out = ip + chunk * k
                                     var previous = -1
                                     for j in 0..<k {
                                         let index = Int(out[j])

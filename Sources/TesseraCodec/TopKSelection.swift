@@ -85,10 +85,10 @@ enum TopKSelection {
         }
     }
 
-    /// The next chunk's floor: 85% of this chunk's k-th largest magnitude.
+    /// The next chunk's floor: 95% of this chunk's k-th largest magnitude.
     @inline(__always)
     static func nextGuess(kthMagnitudeBits bits: UInt32) -> UInt32 {
-        let floor = Float(bitPattern: bits) * 0.85
+        let floor = Float(bitPattern: bits) * 0.95
         return floor.isFinite ? floor.bitPattern : 0
     }
 
@@ -112,9 +112,10 @@ enum TopKSelection {
         if scratch.guess != 0 {
             let floor = scratch.guess
             let m = gatherCandidates(base, rowStride: rowStride, rowCount: rowCount, columnCount: columnCount, floor: floor,
-                                     candidates: scratch.candidates, values: scratch.candidateValues)
+                                     localBase: 0, candidates: scratch.candidates, values: scratch.candidateValues)
             if m >= k {
-                let kth = selectCandidates(count: m, k: k, scratch: &scratch, indices: indices, selected: selected)
+                let kth = selectCandidates(scratch.candidates, scratch.candidateValues, count: m, k: k, keys: scratch.keys,
+                                           indices: indices, selected: selected)
                 scratch.guess = nextGuess(kthMagnitudeBits: kth)
                 return
             }
@@ -127,29 +128,106 @@ enum TopKSelection {
         scratch.guess = nextGuess(kthMagnitudeBits: UInt32(truncatingIfNeeded: threshold >> 32))
     }
 
-    /// Appends (in ascending local order) every element with bits(|v|) ≥ `floor`; returns how many.
+    /// `e[i] ← decay · e[i] + delta[i]` for i < count, then the candidates among the new values
+    /// as ``gatherCandidates(_:rowStride:rowCount:columnCount:floor:localBase:candidates:values:)``
+    /// (none when `floor` is 0).
     @inline(__always)
-    static func gatherCandidates(
-        _ base: UnsafePointer<Float>, rowStride: Int, rowCount: Int, columnCount: Int, floor: UInt32,
+    static func foldAndGather(
+        _ e: UnsafeMutablePointer<Float>, _ delta: UnsafePointer<Float>, decay: Float, count: Int, floor: UInt32, localBase: Int,
         candidates: UnsafeMutablePointer<UInt16>, values: UnsafeMutablePointer<Float>
     ) -> Int {
-        let magnitude = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
-        let threshold = SIMD8<UInt32>(repeating: floor)
+        let raw = UnsafeMutableRawPointer(e), draw = UnsafeRawPointer(delta)
+        var c = 0
+        if floor == 0 {
+            while c + 8 <= count {
+                let a = decay * raw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD4<Float>.self) + draw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD4<Float>.self)
+                let b = decay * raw.loadUnaligned(fromByteOffset: 4 * c + 16, as: SIMD4<Float>.self) + draw.loadUnaligned(fromByteOffset: 4 * c + 16, as: SIMD4<Float>.self)
+                raw.storeBytes(of: a, toByteOffset: 4 * c, as: SIMD4<Float>.self)
+                raw.storeBytes(of: b, toByteOffset: 4 * c + 16, as: SIMD4<Float>.self)
+                c += 8
+            }
+            while c < count {
+                e[c] = decay * e[c] + delta[c]
+                c += 1
+            }
+            return 0
+        }
+        let magnitude = SIMD4<Int32>(repeating: 0x7FFF_FFFF)
+        let below = SIMD4<Int32>(repeating: Int32(bitPattern: floor &- 1))
+        var m = 0
+        while c + 8 <= count {
+            let a = decay * raw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD4<Float>.self) + draw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD4<Float>.self)
+            let b = decay * raw.loadUnaligned(fromByteOffset: 4 * c + 16, as: SIMD4<Float>.self) + draw.loadUnaligned(fromByteOffset: 4 * c + 16, as: SIMD4<Float>.self)
+            raw.storeBytes(of: a, toByteOffset: 4 * c, as: SIMD4<Float>.self)
+            raw.storeBytes(of: b, toByteOffset: 4 * c + 16, as: SIMD4<Float>.self)
+            let hits = unsafeBitCast(unsafeBitCast(a, to: SIMD4<Int32>.self) & magnitude .> below, to: SIMD4<Int32>.self)
+                | unsafeBitCast(unsafeBitCast(b, to: SIMD4<Int32>.self) & magnitude .> below, to: SIMD4<Int32>.self)
+            let words = unsafeBitCast(hits, to: SIMD2<UInt64>.self)
+            if words[0] | words[1] != 0 {
+                let index = localBase &+ c
+                append(a[0], index, floor, candidates, values, &m)
+                append(a[1], index &+ 1, floor, candidates, values, &m)
+                append(a[2], index &+ 2, floor, candidates, values, &m)
+                append(a[3], index &+ 3, floor, candidates, values, &m)
+                append(b[0], index &+ 4, floor, candidates, values, &m)
+                append(b[1], index &+ 5, floor, candidates, values, &m)
+                append(b[2], index &+ 6, floor, candidates, values, &m)
+                append(b[3], index &+ 7, floor, candidates, values, &m)
+            }
+            c += 8
+        }
+        while c < count {
+            e[c] = decay * e[c] + delta[c]
+            append(e[c], localBase &+ c, floor, candidates, values, &m)
+            c += 1
+        }
+        return m
+    }
+
+    @inline(__always)
+    static func append(
+        _ v: Float, _ index: Int, _ floor: UInt32, _ candidates: UnsafeMutablePointer<UInt16>, _ values: UnsafeMutablePointer<Float>,
+        _ m: inout Int
+    ) {
+        candidates[m] = UInt16(truncatingIfNeeded: index)
+        values[m] = v
+        m &+= v.bitPattern & 0x7FFF_FFFF >= floor ? 1 : 0
+    }
+
+    /// Appends (in ascending local order, local indices from `localBase`) every element with
+    /// bits(|v|) ≥ `floor`; returns how many.
+    @inline(__always)
+    static func gatherCandidates(
+        _ base: UnsafePointer<Float>, rowStride: Int, rowCount: Int, columnCount: Int, floor: UInt32, localBase: Int,
+        candidates: UnsafeMutablePointer<UInt16>, values: UnsafeMutablePointer<Float>
+    ) -> Int {
+        // Magnitudes are below 2³¹, so a signed compare works: bits > floor − 1 (floor ≥ 1).
+        let magnitude = SIMD4<Int32>(repeating: 0x7FFF_FFFF)
+        let below = SIMD4<Int32>(repeating: Int32(bitPattern: floor &- 1))
         var m = 0
         for r in 0..<rowCount {
             let row = base + r * rowStride
             let raw = UnsafeRawPointer(row)
-            let local = r * columnCount
+            let local = localBase + r * columnCount
             var c = 0
             while c + 8 <= columnCount {
-                let bits = raw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD8<UInt32>.self) & magnitude
-                let hit = bits .>= threshold
-                if any(hit) {
-                    for lane in 0..<8 where hit[lane] {
-                        candidates[m] = UInt16(truncatingIfNeeded: local + c + lane)
-                        values[m] = row[c + lane]
-                        m += 1
-                    }
+                let a = raw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD4<Int32>.self) & magnitude
+                let b = raw.loadUnaligned(fromByteOffset: 4 * c + 16, as: SIMD4<Int32>.self) & magnitude
+                // Lanes of the comparison masks are 0 or −1: OR them and test as two words
+                // (cheaper than a horizontal any() on targets without AVX).
+                let hits = unsafeBitCast(a .> below, to: SIMD4<Int32>.self) | unsafeBitCast(b .> below, to: SIMD4<Int32>.self)
+                let words = unsafeBitCast(hits, to: SIMD2<UInt64>.self)
+                if words[0] | words[1] != 0 {
+                    // Branch-free append: write every lane, advance past the hits only.
+                    let index = local &+ c
+                    append(row[c], index, floor, candidates, values, &m)
+                    append(row[c &+ 1], index &+ 1, floor, candidates, values, &m)
+                    append(row[c &+ 2], index &+ 2, floor, candidates, values, &m)
+                    append(row[c &+ 3], index &+ 3, floor, candidates, values, &m)
+                    append(row[c &+ 4], index &+ 4, floor, candidates, values, &m)
+                    append(row[c &+ 5], index &+ 5, floor, candidates, values, &m)
+                    append(row[c &+ 6], index &+ 6, floor, candidates, values, &m)
+                    append(row[c &+ 7], index &+ 7, floor, candidates, values, &m)
                 }
                 c += 8
             }
@@ -166,12 +244,12 @@ enum TopKSelection {
     }
 
     /// The top `k` of `m ≥ k` candidates (a superset of the chunk's top k, ascending local
-    /// order); returns the k-th largest magnitude's bits.
+    /// order); returns the k-th largest magnitude's bits. `keys` holds m keys.
     @inline(__always)
     static func selectCandidates(
-        count m: Int, k: Int, scratch: inout Scratch, indices: UnsafeMutablePointer<UInt16>, selected: UnsafeMutablePointer<Float>
+        _ candidates: UnsafePointer<UInt16>, _ values: UnsafePointer<Float>, count m: Int, k: Int,
+        keys: UnsafeMutablePointer<UInt64>, indices: UnsafeMutablePointer<UInt16>, selected: UnsafeMutablePointer<Float>
     ) -> UInt32 {
-        let candidates = scratch.candidates, values = scratch.candidateValues, keys = scratch.keys
         if m == k {
             var smallest = UInt32.max
             for c in 0..<m {
@@ -190,6 +268,110 @@ enum TopKSelection {
             out += 1
         }
         return UInt32(truncatingIfNeeded: threshold >> 32)
+    }
+
+    /// Per-thread buffers for ``selectBand(_:geometry:chunks:k:scratch:indices:selected:)``:
+    /// candidate lists for every chunk of one band (a row of chunks) and one floor per chunk
+    /// column, carried from band to band.
+    struct BandScratch: ~Copyable {
+        let chunkSize: Int
+        let chunksPerRow: Int
+        let candidates: UnsafeMutablePointer<UInt16>
+        let candidateValues: UnsafeMutablePointer<Float>
+        let counts: UnsafeMutablePointer<Int>
+        let floors: UnsafeMutablePointer<UInt32>
+        let guesses: UnsafeMutablePointer<UInt32>
+        var chunk: Scratch
+
+        /// Bands larger than this many elements are selected chunk by chunk instead.
+        static let largestBand = 1 << 20
+
+        init(geometry g: ChunkGeometry) {
+            chunkSize = g.chunkSize
+            chunksPerRow = g.chunksPerRow
+            candidates = .allocate(capacity: chunkSize * chunksPerRow)
+            candidateValues = .allocate(capacity: chunkSize * chunksPerRow)
+            counts = .allocate(capacity: chunksPerRow)
+            floors = .allocate(capacity: chunksPerRow)
+            guesses = .allocate(capacity: chunksPerRow)
+            guesses.initialize(repeating: 0, count: chunksPerRow)
+            chunk = Scratch(capacity: chunkSize)
+        }
+
+        deinit {
+            candidates.deallocate()
+            candidateValues.deallocate()
+            counts.deallocate()
+            floors.deallocate()
+            guesses.deallocate()
+        }
+    }
+
+    /// Selects the top `k` of every chunk in `chunks` (k < chunk size), reading the tensor at
+    /// `input` row by row — sequential memory — instead of chunk by chunk. Each chunk's
+    /// candidates (magnitude ≥ the floor guessed from the chunk above) are collected across its
+    /// rows; a chunk without a floor, or with fewer than k candidates, takes the exact path.
+    ///
+    /// With `fold`, each row segment is first updated in place, `input ← decay · input + delta`
+    /// (`delta` laid out like `input`), and selection runs on the updated values: SparseLoCo's
+    /// error-feedback step and the selection share one pass over memory.
+    static func selectBand(
+        _ input: UnsafeMutablePointer<Float>, geometry g: ChunkGeometry, chunks: Range<Int>, k: Int,
+        fold: (delta: UnsafePointer<Float>, decay: Float)? = nil,
+        scratch: inout BandScratch, indices: UnsafeMutablePointer<UInt16>, selected: UnsafeMutablePointer<Float>
+    ) {
+        let perRow = g.chunksPerRow, n = g.chunkSize
+        var chunk = chunks.lowerBound
+        while chunk < chunks.upperBound {
+            let band = chunk / perRow
+            let first = chunk % perRow
+            let last = min(perRow, first + (chunks.upperBound - chunk))
+            for c in first..<last {
+                scratch.counts[c] = 0
+                scratch.floors[c] = scratch.guesses[c]
+            }
+            let bandBase = input + band * g.chunkRows * g.columns
+            for r in 0..<g.chunkRows {
+                let row = bandBase + r * g.columns
+                if let fold {
+                    let deltaRow = fold.delta + band * g.chunkRows * g.columns + r * g.columns
+                    for c in first..<last {
+                        let offset = c * n
+                        scratch.counts[c] += foldAndGather(
+                            row + c * g.chunkColumns, deltaRow + c * g.chunkColumns, decay: fold.decay, count: g.chunkColumns,
+                            floor: scratch.floors[c], localBase: r * g.chunkColumns,
+                            candidates: scratch.candidates + offset + scratch.counts[c], values: scratch.candidateValues + offset + scratch.counts[c])
+                    }
+                    continue
+                }
+                for c in first..<last where scratch.floors[c] != 0 {
+                    let offset = c * n
+                    scratch.counts[c] += gatherCandidates(
+                        row + c * g.chunkColumns, rowStride: 0, rowCount: 1, columnCount: g.chunkColumns, floor: scratch.floors[c],
+                        localBase: r * g.chunkColumns,
+                        candidates: scratch.candidates + offset + scratch.counts[c], values: scratch.candidateValues + offset + scratch.counts[c])
+                }
+            }
+            for c in first..<last {
+                let id = band * perRow + c
+                let out = indices + id * k, sel = selected + id * k
+                let m = scratch.counts[c]
+                if scratch.floors[c] != 0, m >= k {
+                    let kth = selectCandidates(scratch.candidates + c * n, scratch.candidateValues + c * n, count: m, k: k,
+                                               keys: scratch.chunk.keys, indices: out, selected: sel)
+                    scratch.guesses[c] = nextGuess(kthMagnitudeBits: kth)
+                } else {
+                    let origin = g.chunkOrigin(id)
+                    for r in 0..<g.chunkRows {
+                        (scratch.chunk.values + r * g.chunkColumns).update(from: input + origin + r * g.columns, count: g.chunkColumns)
+                    }
+                    let threshold = select(scratch.chunk.values, count: n, k: k, histogram: scratch.chunk.histogram,
+                                           scratch: scratch.chunk.keys, indices: out, selected: sel)
+                    scratch.guesses[c] = nextGuess(kthMagnitudeBits: UInt32(truncatingIfNeeded: threshold >> 32))
+                }
+            }
+            chunk = band * perRow + last
+        }
     }
 
     /// Selects the top `k` of `values[0..<n]` (one chunk, contiguous), writing ascending local
@@ -248,3 +430,4 @@ enum TopKSelection {
         return threshold
     }
 }
+

@@ -33,8 +33,8 @@ public struct SparseLoCo<Codec: GradientCodec>: OuterOptimizer {
     public var outerLearningRate: Float
     /// The residual not yet transmitted (allocated on first use).
     public private(set) var errorFeedback: ParameterSet?
-    /// An upper bound on max |errorFeedback| (0 before first use, +∞ when unknown).
-    private var errorFeedbackBound: Float = 0
+    /// An upper bound on max |errorFeedback| (0 before first use).
+    private var errorFeedbackBound: Double = 0
 
     /// Creates the optimizer.
     /// - Throws: ``OptimizerError`` `.invalidHyperparameter` for β outside [0, 1] or a negative rate.
@@ -58,21 +58,21 @@ public struct SparseLoCo<Codec: GradientCodec>: OuterOptimizer {
         if let existing = errorFeedback, existing.layout != pseudoGradient.layout {
             throw OptimizerError(.layoutMismatch, "pseudo-gradient layout differs from the error feedback's")
         }
-        if canUpdateInPlace(gradientBound: gradientBound) {
-            // The residual is updated where it lies (no 4-byte-per-parameter copy): the codec
-            // can only fail on non-finite values, and the bounds rule those out in advance.
+        if let chunked = codec as? ChunkedTopKCodec, let folded = inPlaceBound(chunked, gradientBound: gradientBound) {
+            // The residual is updated where it lies (no 4-byte-per-parameter copy), fused with the
+            // codec's selection pass: the codec can only fail on non-finite values, and the
+            // bounds rule those out in advance, so the state-unchanged-on-error contract holds.
             var e = errorFeedback ?? ParameterSet(zerosLike: pseudoGradient.layout)
             errorFeedback = nil  // `e` is now the only reference: the passes below write in place
-            let foldedBound = OuterKernels.decayAndAdd(&e, decay: errorFeedbackDecay, pseudoGradient)
             let encoded: EncodedUpdate
             do {
-                encoded = try codec.encode(e, metadata: metadata)
+                encoded = try chunked.encode(folding: pseudoGradient, into: &e, decay: errorFeedbackDecay, metadata: metadata)
                 try encoded.transmitted.addScaled(-1, into: &e)
             } catch {
                 preconditionFailure("ChunkedTopKCodec failed on bounded finite input: \(error)")
             }
             // |e − sent| ≤ |e| + |sent| wherever a value was sent.
-            errorFeedbackBound = foldedBound + OuterKernels.maximumMagnitude(encoded.transmitted)
+            errorFeedbackBound = folded + Double(OuterKernels.maximumMagnitude(encoded.transmitted))
             errorFeedback = e
             return .compressed(encoded)
         }
@@ -80,19 +80,19 @@ public struct SparseLoCo<Codec: GradientCodec>: OuterOptimizer {
         let foldedBound = OuterKernels.decayAndAdd(&e, decay: errorFeedbackDecay, pseudoGradient)
         let encoded = try codec.encode(e, metadata: metadata)
         try encoded.transmitted.addScaled(-1, into: &e)
-        errorFeedbackBound = foldedBound + OuterKernels.maximumMagnitude(encoded.transmitted)
+        errorFeedbackBound = Double(foldedBound) + Double(OuterKernels.maximumMagnitude(encoded.transmitted))
         errorFeedback = e
         return .compressed(encoded)
     }
 
-    /// Whether this step may update the residual in place: the codec is ``ChunkedTopKCodec``
-    /// without a transform (its encoder throws only for non-finite kept values) and
+    /// An upper bound on max |β·e + Δ| when this step may update the residual in place: the
+    /// codec has no transform (its encoder throws only for non-finite kept values) and
     /// β·max|e| + max|Δ| stays far below the largest float, so no value can overflow — not the
-    /// folded residual, nor anything the codec derives from it.
-    private func canUpdateInPlace(gradientBound: Float) -> Bool {
-        guard let chunked = codec as? ChunkedTopKCodec, chunked.configuration.transform == .none else { return false }
-        let folded = Double(errorFeedbackDecay) * Double(errorFeedbackBound) + Double(gradientBound)
-        return folded.isFinite && folded * (1 + 1e-6) <= Double(Float.greatestFiniteMagnitude) / 65536
+    /// folded residual, nor anything the codec derives from it. `nil` otherwise.
+    private func inPlaceBound(_ codec: ChunkedTopKCodec, gradientBound: Float) -> Double? {
+        guard codec.configuration.transform == .none else { return nil }
+        let folded = (Double(errorFeedbackDecay) * errorFeedbackBound + Double(gradientBound)) * (1 + 1e-6)
+        return folded.isFinite && folded <= Double(Float.greatestFiniteMagnitude) / 65536 ? folded : nil
     }
 
     public mutating func apply(aggregate: ParameterSet, to parameters: inout ParameterSet) throws {
