@@ -11,7 +11,22 @@ public protocol Aggregator: Sendable {
     /// - Throws: ``CodecError`` `.emptyAggregation`, or `.layoutMismatch` if the updates' tensors
     ///   or chunkings differ from each other or from `layout`.
     func aggregate(_ updates: [SparseUpdate], layout: ParameterLayout) throws -> ParameterSet
+    /// The same aggregate written over every element of `target` (whose layout is the layout),
+    /// reusing its storage: a validator aggregating window after window into one buffer pays
+    /// no fresh allocation. On error `target` may be partly written.
+    /// - Throws: as ``aggregate(_:layout:)``.
+    func aggregate(_ updates: [SparseUpdate], into target: inout ParameterSet) throws
 }
+
+extension Aggregator {
+    /// Default: a fresh aggregate assigned to `target`.
+    public func aggregate(_ updates: [SparseUpdate], into target: inout ParameterSet) throws {
+        target = try aggregate(updates, layout: target.layout)
+    }
+}
+
+/// How a dense aggregate is filled: per tensor, every element at `base` initialized.
+typealias DenseFill = (_ tensor: Int, _ base: UnsafeMutablePointer<Float>, _ geometry: ChunkGeometry) -> Void
 
 /// Sorts updates by uid, then by a hash of their contents: a total order independent of arrival.
 ///
@@ -61,26 +76,34 @@ enum AggregationSupport {
     /// Validates `updates`, then builds the dense result tensor by tensor: `fill` must
     /// initialize every element of the tensor at `base` (``forEachChunk(_:geometry:scratchBytes:_:)``
     /// does); the inverse transform is applied afterwards.
-    static func dense(
-        _ updates: [SparseUpdate], layout: ParameterLayout,
-        fill: (_ tensor: Int, _ base: UnsafeMutablePointer<Float>, _ geometry: ChunkGeometry) -> Void
-    ) throws -> ParameterSet {
+    static func dense(_ updates: [SparseUpdate], layout: ParameterLayout, fill: DenseFill) throws -> ParameterSet {
         let transform = try validate(updates, layout)
-        return ParameterSet(layout: layout) { flat in
-            for (t, descriptor) in layout.descriptors.enumerated() {
-                let g = updates[0].tensors[t].geometry
-                let base = flat.baseAddress! + descriptor.offset
-                guard g.chunkCount > 0 else {
-                    base.initialize(repeating: 0, count: descriptor.count)
-                    continue
-                }
-                fill(t, base, g)
-                if transform == .dct { DCT.inverse(base, geometry: g) }
+        return ParameterSet(layout: layout) { flat in write(updates, layout: layout, transform: transform, into: flat.baseAddress!, fill: fill) }
+    }
+
+    /// As ``dense(_:layout:fill:)``, over `target`'s storage.
+    static func dense(_ updates: [SparseUpdate], into target: inout ParameterSet, fill: DenseFill) throws {
+        let layout = target.layout
+        let transform = try validate(updates, layout)
+        target.withUnsafeMutableBufferPointer { flat in write(updates, layout: layout, transform: transform, into: flat.baseAddress!, fill: fill) }
+    }
+
+    private static func write(
+        _ updates: [SparseUpdate], layout: ParameterLayout, transform: ChunkTransform, into flat: UnsafeMutablePointer<Float>, fill: DenseFill
+    ) {
+        for (t, descriptor) in layout.descriptors.enumerated() {
+            let g = updates[0].tensors[t].geometry
+            let base = flat + descriptor.offset
+            guard g.chunkCount > 0 else {
+                base.initialize(repeating: 0, count: descriptor.count)
+                continue
             }
+            fill(t, base, g)
+            if transform == .dct { DCT.inverse(base, geometry: g) }
         }
     }
 
-    /// Zeroes each chunk's block of `base` and runs `combine` on it, chunks in parallel; each
+    /// Zeroes each chunk's block of `base` (band by band) and runs `combine` on it, chunks in parallel; each
     /// thread has its own scratch of `scratchBytes` zero bytes, which `combine` must leave
     /// zeroed. `combine` writes only finite values (``finiteOrZero(_:)``): non-finite results
     /// become 0.
@@ -93,12 +116,11 @@ enum AggregationSupport {
             let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
             scratch.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
             defer { scratch.deallocate() }
-            for chunk in range {
-                let origin = g.chunkOrigin(chunk)
-                for r in 0..<g.chunkRows {
-                    (base + origin + r * g.columns).initialize(repeating: 0, count: g.chunkColumns)
+            g.forEachBandRun(range) { band, columns in
+                g.zeroBand(base, band: band, columns: columns)
+                for chunk in (band * g.chunksPerRow + columns.lowerBound)..<(band * g.chunksPerRow + columns.upperBound) {
+                    combine(chunk, g.chunkOrigin(chunk), scratch)
                 }
-                combine(chunk, origin, scratch)
             }
         }
     }
@@ -152,6 +174,14 @@ public struct MedianNormClippedMean: Aggregator {
     public init() {}
 
     public func aggregate(_ updates: [SparseUpdate], layout: ParameterLayout) throws -> ParameterSet {
+        try run(updates, layout: layout) { ordered, fill in try AggregationSupport.dense(ordered, layout: layout, fill: fill) }
+    }
+
+    public func aggregate(_ updates: [SparseUpdate], into target: inout ParameterSet) throws {
+        try run(updates, layout: target.layout) { ordered, fill in try AggregationSupport.dense(ordered, into: &target, fill: fill) }
+    }
+
+    private func run<R>(_ updates: [SparseUpdate], layout: ParameterLayout, _ produce: ([SparseUpdate], DenseFill) throws -> R) throws -> R {
         let ordered = canonicalOrder(updates)
         guard !ordered.isEmpty else { throw CodecError(.emptyAggregation, "no updates to aggregate") }
         // Per tensor, per peer scale factors (computed in Double, fixed order; the norms of
@@ -167,36 +197,38 @@ public struct MedianNormClippedMean: Aggregator {
         }
         // Per chunk: sums in peer order (scratch: chunkSize floats, then chunkSize counts), then
         // one visit per kept entry writes each coordinate's mean and clears its scratch.
-        return try AggregationSupport.dense(ordered, layout: layout) { t, base, g in
+        return try produce(ordered) { t, base, g in
             let k = ordered[0].tensors[t].k
             let peers = ordered.count
             let tensorScales = scales[t]
-            AggregationSupport.withBaseAddresses(ordered.map { $0.tensors[t].indices }) { indices in
-                AggregationSupport.withBaseAddresses(ordered.map { $0.tensors[t].values }) { values in
-                    tensorScales.withUnsafeBufferPointer { scale in
-                        AggregationSupport.forEachChunk(base, geometry: g, scratchBytes: g.chunkSize * 6) { chunk, origin, scratch in
-                            let sums = scratch.assumingMemoryBound(to: Float.self)
-                            let local = (scratch + 4 * g.chunkSize).assumingMemoryBound(to: UInt16.self)
-                            let first = chunk * k
-                            for p in 0..<peers {
-                                let s = scale[p]
-                                let ip = indices[p]! + first, vp = values[p]! + first
-                                for j in 0..<k {
-                                    let index = Int(ip[j])
-                                    sums[index] += s * vp[j]
-                                    local[index] &+= 1
-                                }
-                            }
-                            for p in 0..<peers {
-                                let ip = indices[p]! + first
-                                for j in 0..<k {
-                                    let index = Int(ip[j])
-                                    if local[index] > 0 {
-                                        base[origin + (index / g.chunkColumns) * g.columns + index % g.chunkColumns] =
-                                            AggregationSupport.finiteOrZero(sums[index] / Float(local[index]))
+            g.withLocalOffsets { offsets in
+                AggregationSupport.withBaseAddresses(ordered.map { $0.tensors[t].indices }) { indices in
+                    AggregationSupport.withBaseAddresses(ordered.map { $0.tensors[t].values }) { values in
+                        tensorScales.withUnsafeBufferPointer { scale in
+                            AggregationSupport.forEachChunk(base, geometry: g, scratchBytes: g.chunkSize * 6) { chunk, origin, scratch in
+                                let sums = scratch.assumingMemoryBound(to: Float.self)
+                                let local = (scratch + 4 * g.chunkSize).assumingMemoryBound(to: UInt16.self)
+                                let first = chunk * k
+                                for p in 0..<peers {
+                                    let s = scale[p]
+                                    let ip = indices[p]! + first, vp = values[p]! + first
+                                    for j in 0..<k {
+                                        let index = Int(ip[j])
+                                        sums[index] += s * vp[j]
+                                        local[index] &+= 1
                                     }
-                                    sums[index] = 0
-                                    local[index] = 0
+                                }
+                                for p in 0..<peers {
+                                    let ip = indices[p]! + first
+                                    for j in 0..<k {
+                                        let index = Int(ip[j])
+                                        if local[index] > 0 {
+                                            base[origin + offsets[index]] =
+                                                AggregationSupport.finiteOrZero(sums[index] / Float(local[index]))
+                                        }
+                                        sums[index] = 0
+                                        local[index] = 0
+                                    }
                                 }
                             }
                         }
@@ -223,8 +255,16 @@ public struct TrimmedMean: Aggregator {
     }
 
     public func aggregate(_ updates: [SparseUpdate], layout: ParameterLayout) throws -> ParameterSet {
+        try CoordinateStatistics.aggregate(updates, layout: layout, statistic: statistic)
+    }
+
+    public func aggregate(_ updates: [SparseUpdate], into target: inout ParameterSet) throws {
+        try CoordinateStatistics.aggregate(updates, into: &target, statistic: statistic)
+    }
+
+    private var statistic: @Sendable ([Float]) -> Float {
         let fraction = trimFraction
-        return try CoordinateStatistics.aggregate(updates, layout: layout) { values in
+        return { values in
             let drop = Int((fraction * Double(values.count)).rounded(.down))
             let kept = values[drop..<(values.count - drop)]
             return kept.reduce(0, +) / Float(kept.count)
@@ -239,10 +279,16 @@ public struct CoordinateMedian: Aggregator {
     public init() {}
 
     public func aggregate(_ updates: [SparseUpdate], layout: ParameterLayout) throws -> ParameterSet {
-        try CoordinateStatistics.aggregate(updates, layout: layout) { values in
-            let n = values.count
-            return n % 2 == 1 ? values[n / 2] : values[n / 2 - 1] / 2 + values[n / 2] / 2
-        }
+        try CoordinateStatistics.aggregate(updates, layout: layout, statistic: Self.median)
+    }
+
+    public func aggregate(_ updates: [SparseUpdate], into target: inout ParameterSet) throws {
+        try CoordinateStatistics.aggregate(updates, into: &target, statistic: Self.median)
+    }
+
+    private static let median: @Sendable ([Float]) -> Float = { values in
+        let n = values.count
+        return n % 2 == 1 ? values[n / 2] : values[n / 2 - 1] / 2 + values[n / 2] / 2
     }
 }
 
@@ -252,24 +298,37 @@ enum CoordinateStatistics {
         _ updates: [SparseUpdate], layout: ParameterLayout, statistic: @escaping @Sendable ([Float]) -> Float
     ) throws -> ParameterSet {
         let ordered = canonicalOrder(updates)
-        return try AggregationSupport.dense(ordered, layout: layout) { t, output, g in
+        return try AggregationSupport.dense(ordered, layout: layout, fill: fill(ordered, statistic: statistic))
+    }
+
+    static func aggregate(
+        _ updates: [SparseUpdate], into target: inout ParameterSet, statistic: @escaping @Sendable ([Float]) -> Float
+    ) throws {
+        let ordered = canonicalOrder(updates)
+        try AggregationSupport.dense(ordered, into: &target, fill: fill(ordered, statistic: statistic))
+    }
+
+    private static func fill(_ ordered: [SparseUpdate], statistic: @escaping @Sendable ([Float]) -> Float) -> DenseFill {
+        return { t, output, g in
             let k = ordered[0].tensors[t].k
-            AggregationSupport.forEachChunk(output, geometry: g, scratchBytes: 0) { chunk, origin, _ in
-                var entries: [(index: UInt16, value: Float)] = []
-                entries.reserveCapacity(k * ordered.count)
-                for update in ordered {
-                    let tensor = update.tensors[t]
-                    for j in (chunk * k)..<(chunk * k + k) { entries.append((tensor.indices[j], tensor.values[j])) }
-                }
-                entries.sort { ($0.index, $0.value) < ($1.index, $1.value) }
-                var start = 0
-                while start < entries.count {
-                    var end = start
-                    while end < entries.count && entries[end].index == entries[start].index { end += 1 }
-                    let index = Int(entries[start].index)
-                    output[origin + (index / g.chunkColumns) * g.columns + index % g.chunkColumns] =
-                        AggregationSupport.finiteOrZero(statistic(entries[start..<end].map(\.value)))
-                    start = end
+            g.withLocalOffsets { offsets in
+                AggregationSupport.forEachChunk(output, geometry: g, scratchBytes: 0) { chunk, origin, _ in
+                    var entries: [(index: UInt16, value: Float)] = []
+                    entries.reserveCapacity(k * ordered.count)
+                    for update in ordered {
+                        let tensor = update.tensors[t]
+                        for j in (chunk * k)..<(chunk * k + k) { entries.append((tensor.indices[j], tensor.values[j])) }
+                    }
+                    entries.sort { ($0.index, $0.value) < ($1.index, $1.value) }
+                    var start = 0
+                    while start < entries.count {
+                        var end = start
+                        while end < entries.count && entries[end].index == entries[start].index { end += 1 }
+                        let index = Int(entries[start].index)
+                        output[origin + offsets[index]] =
+                            AggregationSupport.finiteOrZero(statistic(entries[start..<end].map(\.value)))
+                        start = end
+                    }
                 }
             }
         }

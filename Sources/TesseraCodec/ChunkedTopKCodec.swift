@@ -223,6 +223,16 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
         return SparseUpdate(metadata: update.metadata, transform: update.transform, tensors: tensors)
     }
 
+    /// Decodes several updates (a validator's gathered peers) in parallel, one update per
+    /// thread at a time; the same results as decoding them one by one, and on failure the error
+    /// of the first failing update in `updates` order.
+    public func decode(_ updates: [CompressedUpdate], layout: ParameterLayout) throws -> [SparseUpdate] {
+        let results = ParallelLoop.mapRanges(count: updates.count, minimumChunk: 1) { range in
+            range.map { i in Result { try decode(updates[i], layout: layout) } }
+        }
+        return try results.flatMap { $0 }.map { try $0.get() }
+    }
+
     private func decodeTensor(_ t: CompressedTensor) throws -> SparseTensor {
         let (g, k) = plan(for: t.shape)
         guard t.geometry == g else {

@@ -283,14 +283,18 @@ enum TopKSelection {
         let guesses: UnsafeMutablePointer<UInt32>
         var chunk: Scratch
 
+        /// Elements between two chunks' candidate lists: padded so that the lists of a band do
+        /// not start at multiples of 4 KiB apart (which would pile them onto the same L1 sets).
+        static func stride(_ chunkSize: Int) -> Int { chunkSize + 40 }
+
         /// Bands larger than this many elements are selected chunk by chunk instead.
         static let largestBand = 1 << 20
 
         init(geometry g: ChunkGeometry) {
             chunkSize = g.chunkSize
             chunksPerRow = g.chunksPerRow
-            candidates = .allocate(capacity: chunkSize * chunksPerRow)
-            candidateValues = .allocate(capacity: chunkSize * chunksPerRow)
+            candidates = .allocate(capacity: Self.stride(chunkSize) * chunksPerRow)
+            candidateValues = .allocate(capacity: Self.stride(chunkSize) * chunksPerRow)
             counts = .allocate(capacity: chunksPerRow)
             floors = .allocate(capacity: chunksPerRow)
             guesses = .allocate(capacity: chunksPerRow)
@@ -320,7 +324,7 @@ enum TopKSelection {
         fold: (delta: UnsafePointer<Float>, decay: Float)? = nil,
         scratch: inout BandScratch, indices: UnsafeMutablePointer<UInt16>, selected: UnsafeMutablePointer<Float>
     ) {
-        let perRow = g.chunksPerRow, n = g.chunkSize
+        let perRow = g.chunksPerRow, n = g.chunkSize, stride = BandScratch.stride(n)
         var chunk = chunks.lowerBound
         while chunk < chunks.upperBound {
             let band = chunk / perRow
@@ -336,7 +340,7 @@ enum TopKSelection {
                 if let fold {
                     let deltaRow = fold.delta + band * g.chunkRows * g.columns + r * g.columns
                     for c in first..<last {
-                        let offset = c * n
+                        let offset = c * stride
                         scratch.counts[c] += foldAndGather(
                             row + c * g.chunkColumns, deltaRow + c * g.chunkColumns, decay: fold.decay, count: g.chunkColumns,
                             floor: scratch.floors[c], localBase: r * g.chunkColumns,
@@ -345,7 +349,7 @@ enum TopKSelection {
                     continue
                 }
                 for c in first..<last where scratch.floors[c] != 0 {
-                    let offset = c * n
+                    let offset = c * stride
                     scratch.counts[c] += gatherCandidates(
                         row + c * g.chunkColumns, rowStride: 0, rowCount: 1, columnCount: g.chunkColumns, floor: scratch.floors[c],
                         localBase: r * g.chunkColumns,
@@ -357,7 +361,7 @@ enum TopKSelection {
                 let out = indices + id * k, sel = selected + id * k
                 let m = scratch.counts[c]
                 if scratch.floors[c] != 0, m >= k {
-                    let kth = selectCandidates(scratch.candidates + c * n, scratch.candidateValues + c * n, count: m, k: k,
+                    let kth = selectCandidates(scratch.candidates + c * stride, scratch.candidateValues + c * stride, count: m, k: k,
                                                keys: scratch.chunk.keys, indices: out, selected: sel)
                     scratch.guesses[c] = nextGuess(kthMagnitudeBits: kth)
                 } else {
