@@ -130,9 +130,10 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
         // Rice gaps (g₀ = i₀, gⱼ = iⱼ − iⱼ₋₁ − 1) and their histogram are collected per chunk
         // while the chunk's indices are hot; the histogram gives the best Rice parameter.
         let gapHistogram = GapHistogram(size: rice ? g.chunkSize : 0)
-        var indices = [UInt16](repeating: 0, count: kept)
-        var selected = [Float](repeating: 0, count: kept)
-        var gaps = [UInt16](repeating: 0, count: rice ? kept : 0)
+        // Every element of these is written below (k per chunk), so they start uninitialized.
+        var indices = uninitializedArray(of: UInt16.self, count: kept)
+        var selected = uninitializedArray(of: Float.self, count: kept)
+        var gaps = uninitializedArray(of: UInt16.self, count: rice ? kept : 0)
         transformed.withUnsafeBufferPointer { transformedBuffer in
             let input: UnsafePointer<Float> = configuration.transform == .dct ? transformedBuffer.baseAddress! : UnsafePointer(source)
             indices.withUnsafeMutableBufferPointer { ib in
@@ -179,8 +180,8 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
         }
         let quantizer = configuration.quantizer
         var parameters = QuantizationParameters.none
-        var decoded = [Float](repeating: 0, count: kept)
-        var valueBytes = [UInt8](repeating: 0, count: quantizer.packedByteCount(kept))
+        var decoded = uninitializedArray(of: Float.self, count: kept)  // every value written by the quantizer
+        var valueBytes = uninitializedArray(of: UInt8.self, count: quantizer.packedByteCount(kept))  // every byte written
         var riceParameter = 0
         var indexBytes: [UInt8] = []
         // Values and indices are independent: quantize on one thread, code indices on another.
@@ -306,4 +307,11 @@ public struct DecodeLimits: Hashable, Sendable, Codable {
         self.maximumMagnitude = maximumMagnitude
         self.maximumElementCount = maximumElementCount
     }
+}
+
+/// An array of `count` elements of a trivial type whose storage the caller overwrites entirely
+/// before reading it (saves a zero fill of the large per-tensor buffers).
+@inline(__always)
+func uninitializedArray<T: BitwiseCopyable>(of type: T.Type, count: Int) -> [T] {
+    [T](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
 }
