@@ -124,20 +124,24 @@ enum Quantization {
         }
         let std = n > 1 ? (squares / Double(n - 1)).squareRoot() : 0
         let scale = Float(6 * std / Double(lookupBins))
-        // Per bin, the centred values added in order (adding +0.0 to the other bins' sums
-        // leaves them bit-identical: a sum that starts at +0.0 never becomes −0.0).
-        var sums = SIMD4<Double>(repeating: 0)
-        var counts = SIMD4<Int64>(repeating: 0)
-        let lanes = SIMD4<Int64>(0, 1, 2, 3)
+        // Per bin, the centred values added in order, as `fit` does (memory accumulators: a
+        // dependency chain only between values of the same bin).
+        let sums = UnsafeMutablePointer<Double>.allocate(capacity: lookupBins)
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: lookupBins)
+        sums.initialize(repeating: 0, count: lookupBins)
+        counts.initialize(repeating: 0, count: lookupBins)
+        defer {
+            sums.deallocate()
+            counts.deallocate()
+        }
         var i = 0
         while i < n {
             var byte: UInt8 = 0
             for lane in 0..<min(4, n - i) {
                 let c = v[i + lane] - shift
                 let bin = lookupBin(c, scale: scale)
-                let hit = lanes .== SIMD4(repeating: Int64(bin))
-                sums += SIMD4<Double>(repeating: 0).replacing(with: Double(c), where: hit)
-                counts &+= SIMD4<Int64>(repeating: 0).replacing(with: 1, where: hit)
+                sums[Int(bin)] += Double(c)
+                counts[Int(bin)] &+= 1
                 byte |= bin << (2 * UInt8(lane))
             }
             packed[i >> 2] = byte
@@ -150,12 +154,18 @@ enum Quantization {
         return QuantizationParameters(scale: scale, shift: shift, lookup: lookup)
     }
 
-    /// The 2-bit bin of a centred value: clamp(round_half_even(c / scale + 2), 0, 3).
+    /// Round half to even of |x| ≤ 2²² (exact: the addition rounds in the default mode) —
+    /// without a libm `rintf` call per value on x86-64 targets that lack SSE4.1's `roundss`.
+    @inline(__always)
+    static func roundHalfEven(_ x: Float) -> Float { (x + 0x1.8p23) - 0x1.8p23 }
+
+    /// The 2-bit bin of a centred value: clamp(round_half_even(c / scale + 2), 0, 3). The
+    /// argument is clamped to [−1, 4] first, which cannot change the clamped result.
     @inline(__always)
     static func lookupBin(_ centred: Float, scale: Float) -> UInt8 {
         guard scale > 0 else { return UInt8(lookupBins / 2) }
-        let x = (centred / scale + Float(lookupBins / 2)).rounded(.toNearestOrEven)
-        return UInt8(min(max(x, 0), Float(lookupBins - 1)))
+        let x = min(max(centred / scale + Float(lookupBins / 2), -1), Float(lookupBins))
+        return UInt8(min(max(roundHalfEven(x), 0), Float(lookupBins - 1)))
     }
 
     /// Encodes `values` into packed bytes and writes the decoded values to `decoded`.
@@ -179,7 +189,7 @@ enum Quantization {
         case .int8:
             let inv: Float = p.scale > 0 ? 1 / p.scale : 0
             for i in 0..<n {
-                let q = min(max((values[i] * inv).rounded(.toNearestOrEven), -127), 127)
+                let q = min(max(roundHalfEven(min(max(values[i] * inv, -128), 128)), -127), 127)
                 decoded[i] = Float(Int(q)) * p.scale  // via Int: −0 becomes +0, as the receiver decodes
                 packed[i] = UInt8(bitPattern: Int8(q))
             }
@@ -187,7 +197,7 @@ enum Quantization {
             let inv: Float = p.scale > 0 ? 1 / p.scale : 0
             packed.initialize(repeating: 0, count: (n + 1) / 2)
             for i in 0..<n {
-                let q = min(max((values[i] * inv).rounded(.toNearestOrEven), -7), 7)
+                let q = min(max(roundHalfEven(min(max(values[i] * inv, -8), 8)), -7), 7)
                 decoded[i] = Float(Int(q)) * p.scale
                 packed[i >> 1] |= UInt8(Int(q) + 8) << (4 * UInt8(i & 1))
             }
