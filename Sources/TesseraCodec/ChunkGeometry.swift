@@ -68,4 +68,42 @@ public struct ChunkGeometry: Hashable, Sendable, Codable {
     public func position(chunk: Int, local: Int) -> Int {
         chunkOrigin(chunk) + (local / chunkColumns) * columns + local % chunkColumns
     }
+
+    /// Calls `body` for each run of `chunks` that lies in one band (row of chunks), with the
+    /// band and the run's chunk columns.
+    @inline(__always)
+    func forEachBandRun(_ chunks: Range<Int>, _ body: (_ band: Int, _ columns: Range<Int>) -> Void) {
+        let perRow = chunksPerRow
+        var chunk = chunks.lowerBound
+        while chunk < chunks.upperBound {
+            let band = chunk / perRow, first = chunk % perRow
+            let end = min(perRow, first + (chunks.upperBound - chunk))
+            body(band, first..<end)
+            chunk = band * perRow + end
+        }
+    }
+
+    /// Zeroes the elements of chunks `columns` of `band` row by row (sequential memory; one
+    /// contiguous block for a whole band).
+    func zeroBand(_ base: UnsafeMutablePointer<Float>, band: Int, columns: Range<Int>) {
+        let top = base + band * chunkRows * self.columns + columns.lowerBound * chunkColumns
+        let width = columns.count * chunkColumns
+        if width == self.columns {
+            top.initialize(repeating: 0, count: chunkRows * width)
+        } else {
+            for r in 0..<chunkRows { (top + r * self.columns).initialize(repeating: 0, count: width) }
+        }
+    }
+
+    /// Calls `body` with a table of ``chunkSize`` entries: the offset of each local index from
+    /// its chunk's origin, (local / chunkColumns) · columns + local mod chunkColumns — a lookup
+    /// instead of an integer division per scattered value.
+    func withLocalOffsets<R>(_ body: (UnsafePointer<Int>) throws -> R) rethrows -> R {
+        let table = UnsafeMutablePointer<Int>.allocate(capacity: max(chunkSize, 1))
+        defer { table.deallocate() }
+        for r in 0..<chunkRows {
+            for c in 0..<chunkColumns { table[r * chunkColumns + c] = r * columns + c }
+        }
+        return try body(table)
+    }
 }

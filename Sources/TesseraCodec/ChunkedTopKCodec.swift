@@ -71,7 +71,7 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
         transmitted.reserveCapacity(values.count)
         try values.withUnsafeBufferPointer { flat in
             for d in values.layout.descriptors {
-                let (c, t) = try encodeTensor(flat.baseAddress! + d.offset, name: d.name, shape: d.shape)
+                let (c, t) = try encodeTensor(UnsafeMutablePointer(mutating: flat.baseAddress! + d.offset), name: d.name, shape: d.shape)
                 compressed.append(c)
                 transmitted.append(t)
             }
@@ -81,67 +81,128 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
             transmitted: SparseUpdate(metadata: metadata, transform: configuration.transform, tensors: transmitted))
     }
 
-    private func encodeTensor(_ source: UnsafePointer<Float>, name: String, shape: [Int]) throws -> (CompressedTensor, SparseTensor) {
+    /// SparseLoCo's error-feedback step fused with ``encode(_:metadata:)``: `e ← decay · e + delta`
+    /// in place, then `e` is encoded; where the tensor is selected band by band, the update
+    /// and the selection share one pass over memory. Same results as updating `e` first and
+    /// calling ``encode(_:metadata:)``. The configuration must have no transform; on error
+    /// `e` may be partly updated (callers check the inputs first).
+    package func encode(folding delta: ParameterSet, into e: inout ParameterSet, decay: Float, metadata: UpdateMetadata) throws -> EncodedUpdate {
+        precondition(configuration.transform == .none && delta.layout == e.layout, "fused encode needs no transform and equal layouts")
+        var compressed: [CompressedTensor] = []
+        var transmitted: [SparseTensor] = []
+        compressed.reserveCapacity(e.count)
+        transmitted.reserveCapacity(e.count)
+        let descriptors = e.layout.descriptors
+        try delta.withUnsafeBufferPointer { deltaFlat in
+            try e.withUnsafeMutableBufferPointer { flat in
+                for d in descriptors {
+                    let (c, t) = try encodeTensor(flat.baseAddress! + d.offset, name: d.name, shape: d.shape,
+                                                  fold: (deltaFlat.baseAddress! + d.offset, decay))
+                    compressed.append(c)
+                    transmitted.append(t)
+                }
+            }
+        }
+        return EncodedUpdate(
+            compressed: CompressedUpdate(metadata: metadata, transform: configuration.transform, tensors: compressed),
+            transmitted: SparseUpdate(metadata: metadata, transform: configuration.transform, tensors: transmitted))
+    }
+
+    private func encodeTensor(
+        _ source: UnsafeMutablePointer<Float>, name: String, shape: [Int], fold: (delta: UnsafePointer<Float>, decay: Float)? = nil
+    ) throws -> (CompressedTensor, SparseTensor) {
         let (g, k) = plan(for: shape)
+        let banded = k < g.chunkSize && g.chunkSize * g.chunksPerRow <= TopKSelection.BandScratch.largestBand
+        if let fold, !banded {
+            // Not selected band by band: update the whole tensor first.
+            let n = g.elementCount
+            ParallelLoop.forEachRange(count: n, minimumChunk: 1 << 16) { range in
+                for i in range { source[i] = fold.decay * source[i] + fold.delta[i] }
+            }
+        }
         var transformed: [Float] = []
         if configuration.transform == .dct {
             transformed = Array(UnsafeBufferPointer(start: source, count: g.elementCount))
             transformed.withUnsafeMutableBufferPointer { DCT.forward($0.baseAddress!, geometry: g) }
         }
         let kept = g.chunkCount * k
-        var indices = [UInt16](repeating: 0, count: kept)
-        var selected = [Float](repeating: 0, count: kept)
+        let rice = configuration.indexCoding == .rice
+        // Rice gaps (g₀ = i₀, gⱼ = iⱼ − iⱼ₋₁ − 1) and their histogram are collected per chunk
+        // while the chunk's indices are hot; the histogram gives the best Rice parameter.
+        let gapHistogram = GapHistogram(size: rice ? g.chunkSize : 0)
+        // Every element of these is written below (k per chunk), so they start uninitialized.
+        var indices = uninitializedArray(of: UInt16.self, count: kept)
+        var selected = uninitializedArray(of: Float.self, count: kept)
+        var gaps = uninitializedArray(of: UInt16.self, count: rice ? kept : 0)
         transformed.withUnsafeBufferPointer { transformedBuffer in
-            let input = configuration.transform == .dct ? transformedBuffer.baseAddress! : source
+            let input: UnsafePointer<Float> = configuration.transform == .dct ? transformedBuffer.baseAddress! : UnsafePointer(source)
             indices.withUnsafeMutableBufferPointer { ib in
                 selected.withUnsafeMutableBufferPointer { sb in
-                    let ip = ib.baseAddress!, sp = sb.baseAddress!
-                    ParallelLoop.forEachRange(count: g.chunkCount, minimumChunk: 16) { range in
-                        let n = g.chunkSize
-                        let chunkValues = UnsafeMutablePointer<Float>.allocate(capacity: n)
-                        let keys = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
-                        let histogram = UnsafeMutablePointer<UInt32>.allocate(capacity: TopKSelection.bucketCount)
-                        histogram.initialize(repeating: 0, count: TopKSelection.bucketCount)
-                        defer {
-                            chunkValues.deallocate()
-                            keys.deallocate()
-                            histogram.deallocate()
-                        }
-                        for chunk in range {
-                            let origin = g.chunkOrigin(chunk)
-                            for r in 0..<g.chunkRows {
-                                (chunkValues + r * g.chunkColumns).update(from: input + origin + r * g.columns, count: g.chunkColumns)
+                    gaps.withUnsafeMutableBufferPointer { gb in
+                        let ip = ib.baseAddress!, sp = sb.baseAddress!, gp = rice ? gb.baseAddress : nil
+                        ParallelLoop.forEachRange(count: g.chunkCount, minimumChunk: 16) { range in
+                            let histogram = UnsafeMutablePointer<UInt32>.allocate(capacity: gapHistogram.size)
+                            histogram.initialize(repeating: 0, count: gapHistogram.size)
+                            defer { histogram.deallocate() }
+                            if banded {
+                                var scratch = TopKSelection.BandScratch(geometry: g)
+                                TopKSelection.selectBand(UnsafeMutablePointer(mutating: input), geometry: g, chunks: range, k: k, fold: fold,
+                                                         scratch: &scratch, indices: ip, selected: sp)
+                            } else {
+                                var scratch = TopKSelection.Scratch(capacity: g.chunkSize)
+                                for chunk in range {
+                                    TopKSelection.select(
+                                        rows: input + g.chunkOrigin(chunk), rowStride: g.columns, rowCount: g.chunkRows,
+                                        columnCount: g.chunkColumns, k: k, scratch: &scratch, indices: ip + chunk * k, selected: sp + chunk * k)
+                                }
                             }
-                            TopKSelection.select(chunkValues, count: n, k: k, histogram: histogram, scratch: keys, indices: ip + chunk * k, selected: sp + chunk * k)
+                            if let gp {
+                                for chunk in range {
+                                    let out = ip + chunk * k
+                                    var previous = -1
+                                    for j in 0..<k {
+                                        let index = Int(out[j])
+                                        let gap = index - previous - 1
+                                        gp[chunk * k + j] = UInt16(truncatingIfNeeded: gap)
+                                        histogram[gap] &+= 1
+                                        previous = index
+                                    }
+                                }
+                            }
+                            gapHistogram.add(histogram)
                         }
                     }
                 }
             }
         }
-        if let bad = selected.firstIndex(where: { !$0.isFinite }) {
+        if let bad = selected.withUnsafeBufferPointer({ Finite.firstNonFinite($0) }) {
             throw CodecError(.nonFiniteInput, tensor: name, "kept value \(bad) is \(selected[bad])")
         }
         let quantizer = configuration.quantizer
-        let parameters = selected.withUnsafeBufferPointer { Quantization.fit(quantizer, $0) }
-        var decoded = [Float](repeating: 0, count: kept)
-        let valueBytes = [UInt8](unsafeUninitializedCapacity: quantizer.packedByteCount(kept)) { out, written in
-            selected.withUnsafeBufferPointer { sb in
-                decoded.withUnsafeMutableBufferPointer { db in
-                    Quantization.encode(quantizer, parameters, sb, packed: out.baseAddress!, decoded: db.baseAddress!)
-                }
-            }
-            written = quantizer.packedByteCount(kept)
-        }
+        var parameters = QuantizationParameters.none
+        var decoded = uninitializedArray(of: Float.self, count: kept)  // every value written by the quantizer
+        var valueBytes = uninitializedArray(of: UInt8.self, count: quantizer.packedByteCount(kept))  // every byte written
         var riceParameter = 0
-        let indexBytes: [UInt8] = indices.withUnsafeBufferPointer { ib in
-            switch configuration.indexCoding {
-            case .packed12:
-                return IndexStream.pack12(ib)
-            case .rice:
-                let gaps = IndexStream.gaps(ib, k: k)
-                return gaps.withUnsafeBufferPointer { gb in
-                    riceParameter = IndexStream.bestRiceParameter(gaps: gb)
-                    return IndexStream.riceEncode(gb, parameter: riceParameter)
+        var indexBytes: [UInt8] = []
+        // Values and indices are independent: quantize on one thread, code indices on another.
+        ParallelLoop.forEach(count: 2) { part in
+            if part == 0 {
+                selected.withUnsafeBufferPointer { sb in
+                    decoded.withUnsafeMutableBufferPointer { db in
+                        valueBytes.withUnsafeMutableBufferPointer { vb in
+                            parameters = Quantization.fitAndEncode(quantizer, sb, packed: vb.baseAddress!, decoded: db.baseAddress!)
+                        }
+                    }
+                }
+            } else {
+                switch configuration.indexCoding {
+                case .packed12:
+                    indexBytes = indices.withUnsafeBufferPointer { IndexStream.pack12($0) }
+                case .rice:
+                    let counts = gapHistogram.counts
+                    riceParameter = IndexStream.bestRiceParameter(histogram: counts)
+                    let bits = IndexStream.riceBitCount(histogram: counts, parameter: riceParameter)
+                    indexBytes = gaps.withUnsafeBufferPointer { IndexStream.riceEncode($0, parameter: riceParameter, bitCount: bits) }
                 }
             }
         }
@@ -161,6 +222,16 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
         }
         let tensors = try update.tensors.map { try decodeTensor($0) }
         return SparseUpdate(metadata: update.metadata, transform: update.transform, tensors: tensors)
+    }
+
+    /// Decodes several updates (a validator's gathered peers) in parallel, one update per
+    /// thread at a time; the same results as decoding them one by one, and on failure the error
+    /// of the first failing update in `updates` order.
+    public func decode(_ updates: [CompressedUpdate], layout: ParameterLayout) throws -> [SparseUpdate] {
+        let results = ParallelLoop.mapRanges(count: updates.count, minimumChunk: 1) { range in
+            range.map { i in Result { try decode(updates[i], layout: layout) } }
+        }
+        return try results.flatMap { $0 }.map { try $0.get() }
     }
 
     private func decodeTensor(_ t: CompressedTensor) throws -> SparseTensor {
@@ -236,4 +307,11 @@ public struct DecodeLimits: Hashable, Sendable, Codable {
         self.maximumMagnitude = maximumMagnitude
         self.maximumElementCount = maximumElementCount
     }
+}
+
+/// An array of `count` elements of a trivial type whose storage the caller overwrites entirely
+/// before reading it (saves a zero fill of the large per-tensor buffers).
+@inline(__always)
+func uninitializedArray<T: BitwiseCopyable>(of type: T.Type, count: Int) -> [T] {
+    [T](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// How the kept positions of each chunk are written.
 public enum IndexCoding: UInt8, Codable, Sendable, CaseIterable, CustomStringConvertible {
     /// Each local index in 12 bits, two per 3 bytes (chunks of at most 4,096 elements).
@@ -8,46 +10,7 @@ public enum IndexCoding: UInt8, Codable, Sendable, CaseIterable, CustomStringCon
     public var description: String { self == .packed12 ? "12-bit packed" : "Rice-coded gaps" }
 }
 
-/// A little-endian bit writer: bit i of the stream is bit (i mod 8) of byte ⌊i/8⌋.
-struct BitWriter {
-    private(set) var bytes: [UInt8] = []
-    private var accumulator: UInt64 = 0
-    private var filled: UInt64 = 0
-
-    init(capacity: Int) { bytes.reserveCapacity(capacity) }
-
-    @inline(__always)
-    mutating func write(_ value: UInt64, bits: UInt64) {
-        // bits ≤ 32 here, so the accumulator never overflows past 64 before flushing.
-        accumulator |= value << filled
-        filled += bits
-        while filled >= 8 {
-            bytes.append(UInt8(truncatingIfNeeded: accumulator))
-            accumulator >>= 8
-            filled -= 8
-        }
-    }
-
-    /// Writes `count` one-bits followed by a zero-bit.
-    @inline(__always)
-    mutating func writeUnary(_ count: Int) {
-        var remaining = count
-        while remaining >= 24 {
-            write((1 << 24) - 1, bits: 24)
-            remaining -= 24
-        }
-        write((UInt64(1) << UInt64(remaining)) - 1, bits: UInt64(remaining) + 1)
-    }
-
-    mutating func finish() -> [UInt8] {
-        if filled > 0 { bytes.append(UInt8(truncatingIfNeeded: accumulator)) }
-        accumulator = 0
-        filled = 0
-        return bytes
-    }
-}
-
-/// Reads what ``BitWriter`` wrote, 64 bits at a time, with bounds checks on every read.
+/// Reads a little-endian bit stream (bit i is bit (i mod 8) of byte ⌊i/8⌋), 64 bits at a time, with bounds checks on every read.
 struct BitReader {
     let bytes: UnsafeRawBufferPointer
     private(set) var position = 0  // in bits
@@ -57,6 +20,9 @@ struct BitReader {
         self.bytes = bytes
         self.bitCount = bytes.count * 8
     }
+
+    /// Moves to bit `position` (≤ ``bitCount``).
+    mutating func seek(_ position: Int) { self.position = position }
 
     /// The next bits from `position`, LSB first; at least min(57, remaining) of them are valid
     /// (bits past the end read as zero).
@@ -154,12 +120,12 @@ enum IndexStream {
 
     // MARK: Rice coding
 
-    /// The Rice parameter in 0…15 that minimizes the coded size of these gaps.
-    static func bestRiceParameter(gaps: UnsafeBufferPointer<UInt16>) -> Int {
+    /// The Rice parameter in 0…15 that minimizes the coded size of the gaps counted in
+    /// `histogram` (`histogram[g]` gaps of value g); the smallest such parameter on a tie.
+    static func bestRiceParameter(histogram: [Int]) -> Int {
         var best = 0, bestBits = Int.max
         for p in 0...15 {
-            var bits = gaps.count * (p + 1)
-            for g in gaps { bits += Int(g) >> p }
+            let bits = riceBitCount(histogram: histogram, parameter: p)
             if bits < bestBits {
                 bestBits = bits
                 best = p
@@ -168,28 +134,49 @@ enum IndexStream {
         return best
     }
 
-    /// Gaps of ascending per-chunk indices: g₀ = i₀, gⱼ = iⱼ − iⱼ₋₁ − 1.
-    static func gaps(_ indices: UnsafeBufferPointer<UInt16>, k: Int) -> [UInt16] {
-        [UInt16](unsafeUninitializedCapacity: indices.count) { out, written in
-            for start in stride(from: 0, to: indices.count, by: max(k, 1)) {
-                var previous = -1
-                for j in start..<min(start + k, indices.count) {
-                    out[j] = UInt16(Int(indices[j]) - previous - 1)
-                    previous = Int(indices[j])
-                }
-            }
-            written = indices.count
-        }
+    /// Bits of the Rice codes (parameter `p`) of the gaps counted in `histogram`.
+    static func riceBitCount(histogram: [Int], parameter p: Int) -> Int {
+        var bits = 0
+        for (gap, count) in histogram.enumerated() where count > 0 { bits += count * (p + 1 + (gap >> p)) }
+        return bits
     }
 
-    static func riceEncode(_ gaps: UnsafeBufferPointer<UInt16>, parameter p: Int) -> [UInt8] {
-        var writer = BitWriter(capacity: gaps.count * (p + 2) / 8 + 8)
-        let mask = (UInt64(1) << UInt64(p)) - 1
-        for g in gaps {
-            writer.writeUnary(Int(g) >> p)
-            if p > 0 { writer.write(UInt64(g) & mask, bits: UInt64(p)) }
+    /// Rice codes of `gaps` with parameter `p`: per gap g, ⌊g / 2ᵖ⌋ one-bits, a zero-bit, then
+    /// the low p bits of g (LSB first). `bitCount` is the exact length (``riceBitCount``).
+    static func riceEncode(_ gaps: UnsafeBufferPointer<UInt16>, parameter p: Int, bitCount: Int) -> [UInt8] {
+        let byteCount = (bitCount + 7) / 8
+        // 8 spare bytes: every flush stores a whole 64-bit word.
+        var out = [UInt8](repeating: 0, count: byteCount + 8)
+        out.withUnsafeMutableBytes { raw in
+            let mask = (UInt64(1) << UInt64(p)) - 1
+            var accumulator: UInt64 = 0
+            var filled: UInt64 = 0  // < 8 between codes
+            var offset = 0
+            for g in gaps {
+                var q = UInt64(g) >> UInt64(p)
+                // A unary run longer than 32 bits (only with small p) goes out 32 ones at a time.
+                while q > 32 {
+                    accumulator |= UInt64(0xFFFF_FFFF) << filled
+                    filled += 32
+                    raw.storeBytes(of: accumulator.littleEndian, toByteOffset: offset, as: UInt64.self)
+                    offset &+= Int(filled >> 3)
+                    accumulator = filled >= 64 ? 0 : accumulator >> (filled & ~7)
+                    filled &= 7
+                    q -= 32
+                }
+                // q ones, a zero, then the remainder: at most 32 + 1 + 15 = 48 bits, + 7 pending.
+                let code = ((UInt64(1) << q) - 1) | ((UInt64(g) & mask) << (q + 1))
+                accumulator |= code << filled
+                filled += q + 1 + UInt64(p)
+                raw.storeBytes(of: accumulator.littleEndian, toByteOffset: offset, as: UInt64.self)
+                offset &+= Int(filled >> 3)
+                accumulator = (filled & ~7) >= 64 ? 0 : accumulator >> (filled & ~7)
+                filled &= 7
+            }
+            if filled > 0 { raw.storeBytes(of: accumulator.littleEndian, toByteOffset: offset, as: UInt64.self) }
         }
-        return writer.finish()
+        out.removeLast(8)
+        return out
     }
 
     /// Decodes `chunkCount × k` Rice-coded indices, checking range and ascending order per chunk
@@ -200,16 +187,42 @@ enum IndexStream {
     ) throws {
         var reader = BitReader(bytes)
         let limit = (chunkSize >> p) + 1
+        let mask = (UInt64(1) << UInt64(p)) - 1
+        let byteCount = bytes.count
+        var position = 0  // in bits
         for chunk in 0..<chunkCount {
             var previous = -1
             for j in 0..<k {
-                guard let q = reader.readUnary(limit: limit) else {
-                    throw CodecError(.truncated, tensor: tensor, "Rice stream ends or runs away in chunk \(chunk)")
+                var q = 0, r = 0
+                let byte = position >> 3
+                var fast = false
+                if byte + 8 <= byteCount {
+                    // Fast path: the whole code lies in one in-bounds 64-bit load (≥ 57 bits).
+                    let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: byte, as: UInt64.self)) >> UInt64(position & 7)
+                    let ones = (~word).trailingZeroBitCount
+                    if ones < 56, ones + 1 + p <= 57 {
+                        guard ones <= limit else {
+                            throw CodecError(.truncated, tensor: tensor, "Rice stream ends or runs away in chunk \(chunk)")
+                        }
+                        q = ones
+                        r = Int(truncatingIfNeeded: (word >> UInt64(ones + 1)) & mask)
+                        position += ones + 1 + p
+                        fast = true
+                    }
                 }
-                guard let r = reader.read(bits: p) else {
-                    throw CodecError(.truncated, tensor: tensor, "Rice stream ends in chunk \(chunk)")
+                if !fast {
+                    reader.seek(position)
+                    guard let unary = reader.readUnary(limit: limit) else {
+                        throw CodecError(.truncated, tensor: tensor, "Rice stream ends or runs away in chunk \(chunk)")
+                    }
+                    guard let remainder = reader.read(bits: p) else {
+                        throw CodecError(.truncated, tensor: tensor, "Rice stream ends in chunk \(chunk)")
+                    }
+                    q = unary
+                    r = Int(remainder)
+                    position = reader.position
                 }
-                let index = previous + 1 + (q << p) + Int(r)
+                let index = previous + 1 + (q << p) + r
                 guard index < chunkSize else {
                     throw CodecError(.indexOutOfRange, tensor: tensor, "index \(index) in chunk \(chunk) is outside 0..<\(chunkSize)")
                 }
@@ -217,6 +230,7 @@ enum IndexStream {
                 previous = index
             }
         }
+        reader.seek(position)
         let remaining = reader.bitCount - reader.position
         guard remaining < 8 else {
             throw CodecError(.trailingBytes, tensor: tensor, "\(remaining / 8) bytes after the last Rice code")
@@ -244,5 +258,49 @@ enum IndexStream {
                 previous = index
             }
         }
+    }
+}
+
+/// Gap counts merged from the threads that select chunks (each merges its own once).
+final class GapHistogram: Sendable {
+    let size: Int
+    private let storage: Mutex<[Int]>
+
+    init(size: Int) {
+        self.size = size
+        storage = Mutex([Int](repeating: 0, count: size))
+    }
+
+    func add(_ counts: UnsafeMutablePointer<UInt32>) {
+        guard size > 0 else { return }
+        storage.withLock { total in
+            for i in 0..<size { total[i] += Int(counts[i]) }
+        }
+    }
+
+    var counts: [Int] { storage.withLock { $0 } }
+}
+
+/// Finiteness scans.
+enum Finite {
+    /// The index of the first NaN or infinity in `values`, if any (vectorized: x − x is 0 for
+    /// finite x, NaN otherwise).
+    static func firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
+        guard let p = values.baseAddress else { return nil }
+        let n = values.count
+        var acc = SIMD8<Float>(repeating: 0)
+        var i = 0
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+            acc += v - v
+            i += 8
+        }
+        var tail: Float = 0
+        while i < n {
+            tail += p[i] - p[i]
+            i += 1
+        }
+        if acc.sum() + tail == 0 { return nil }
+        return values.firstIndex { !$0.isFinite }
     }
 }

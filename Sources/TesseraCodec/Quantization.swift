@@ -103,12 +103,69 @@ enum Quantization {
         }
     }
 
-    /// The 2-bit bin of a centred value: clamp(round_half_even(c / scale + 2), 0, 3).
+    /// ``fit(_:_:)`` then ``encode(_:_:_:packed:decoded:)``, with the same arithmetic in the
+    /// same order; for ``ValueQuantizer/lookup2`` the bins are computed once (they pack
+    /// straight into `packed` while the bin means accumulate) instead of twice.
+    static func fitAndEncode(
+        _ quantizer: ValueQuantizer, _ values: UnsafeBufferPointer<Float>,
+        packed: UnsafeMutablePointer<UInt8>, decoded: UnsafeMutablePointer<Float>
+    ) -> QuantizationParameters {
+        guard quantizer == .lookup2, let v = values.baseAddress, values.count > 0 else {
+            let parameters = fit(quantizer, values)
+            encode(quantizer, parameters, values, packed: packed, decoded: decoded)
+            return parameters
+        }
+        let n = values.count
+        let shift = Float(DeterministicSum.sum(values) / Double(n))
+        var squares = 0.0
+        for i in 0..<n {
+            let c = Double(v[i] - shift)
+            squares += c * c
+        }
+        let std = n > 1 ? (squares / Double(n - 1)).squareRoot() : 0
+        let scale = Float(6 * std / Double(lookupBins))
+        // Per bin, the centred values added in order, as `fit` does (memory accumulators: a
+        // dependency chain only between values of the same bin).
+        let sums = UnsafeMutablePointer<Double>.allocate(capacity: lookupBins)
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: lookupBins)
+        sums.initialize(repeating: 0, count: lookupBins)
+        counts.initialize(repeating: 0, count: lookupBins)
+        defer {
+            sums.deallocate()
+            counts.deallocate()
+        }
+        var i = 0
+        while i < n {
+            var byte: UInt8 = 0
+            for lane in 0..<min(4, n - i) {
+                let c = v[i + lane] - shift
+                let bin = lookupBin(c, scale: scale)
+                sums[Int(bin)] += Double(c)
+                counts[Int(bin)] &+= 1
+                byte |= bin << (2 * UInt8(lane))
+            }
+            packed[i >> 2] = byte
+            i += 4
+        }
+        let lookup = (0..<lookupBins).map { counts[$0] > 0 ? Float(sums[$0] / Double(counts[$0])) : 0 }
+        // Decoded values: one table row of four floats per packed byte.
+        let table = LookupTable(lookup: lookup, shift: shift)
+        table.expand(packed, count: n, into: decoded)
+        return QuantizationParameters(scale: scale, shift: shift, lookup: lookup)
+    }
+
+    /// Round half to even of |x| ≤ 2²² (exact: the addition rounds in the default mode) —
+    /// without a libm `rintf` call per value on x86-64 targets that lack SSE4.1's `roundss`.
+    @inline(__always)
+    static func roundHalfEven(_ x: Float) -> Float { (x + 0x1.8p23) - 0x1.8p23 }
+
+    /// The 2-bit bin of a centred value: clamp(round_half_even(c / scale + 2), 0, 3). The
+    /// argument is clamped to [−1, 4] first, which cannot change the clamped result.
     @inline(__always)
     static func lookupBin(_ centred: Float, scale: Float) -> UInt8 {
         guard scale > 0 else { return UInt8(lookupBins / 2) }
-        let x = (centred / scale + Float(lookupBins / 2)).rounded(.toNearestOrEven)
-        return UInt8(min(max(x, 0), Float(lookupBins - 1)))
+        let x = min(max(centred / scale + Float(lookupBins / 2), -1), Float(lookupBins))
+        return UInt8(min(max(roundHalfEven(x), 0), Float(lookupBins - 1)))
     }
 
     /// Encodes `values` into packed bytes and writes the decoded values to `decoded`.
@@ -132,7 +189,7 @@ enum Quantization {
         case .int8:
             let inv: Float = p.scale > 0 ? 1 / p.scale : 0
             for i in 0..<n {
-                let q = min(max((values[i] * inv).rounded(.toNearestOrEven), -127), 127)
+                let q = min(max(roundHalfEven(min(max(values[i] * inv, -128), 128)), -127), 127)
                 decoded[i] = Float(Int(q)) * p.scale  // via Int: −0 becomes +0, as the receiver decodes
                 packed[i] = UInt8(bitPattern: Int8(q))
             }
@@ -140,7 +197,7 @@ enum Quantization {
             let inv: Float = p.scale > 0 ? 1 / p.scale : 0
             packed.initialize(repeating: 0, count: (n + 1) / 2)
             for i in 0..<n {
-                let q = min(max((values[i] * inv).rounded(.toNearestOrEven), -7), 7)
+                let q = min(max(roundHalfEven(min(max(values[i] * inv, -8), 8)), -7), 7)
                 decoded[i] = Float(Int(q)) * p.scale
                 packed[i >> 1] |= UInt8(Int(q) + 8) << (4 * UInt8(i & 1))
             }
@@ -210,9 +267,8 @@ enum Quantization {
                 out[i] = Float(Int(code) - 8) * p.scale
             }
         case .lookup2:
-            for i in 0..<n {
-                let bin = (packed[i >> 2] >> (2 * UInt8(i & 3))) & 0x3
-                out[i] = p.lookup[Int(bin)] + p.shift
+            if let base = packed.baseAddress {
+                LookupTable(lookup: p.lookup, shift: p.shift).expand(base.assumingMemoryBound(to: UInt8.self), count: n, into: out)
             }
         }
         // Padding bits of the last byte must be zero (one canonical encoding per update).
@@ -222,6 +278,35 @@ enum Quantization {
             guard last >> UInt8(usedBits % 8) == 0 else {
                 throw CodecError(.malformedHeader, tensor: tensor, "non-zero padding bits after the last value")
             }
+        }
+    }
+}
+
+/// The decoded values of every packed 2-bit byte: row b holds lookup[(b >> 2j) & 3] + shift
+/// for j = 0…3 — the same sums the per-value formula computes.
+struct LookupTable: ~Copyable {
+    let rows: UnsafeMutablePointer<SIMD4<Float>>
+
+    init(lookup: [Float], shift: Float) {
+        rows = .allocate(capacity: 256)
+        for b in 0..<256 {
+            rows[b] = SIMD4(lookup[b & 3] + shift, lookup[(b >> 2) & 3] + shift,
+                            lookup[(b >> 4) & 3] + shift, lookup[(b >> 6) & 3] + shift)
+        }
+    }
+
+    deinit { rows.deallocate() }
+
+    /// Writes the `count` values packed in `packed` to `out`.
+    func expand(_ packed: UnsafePointer<UInt8>, count n: Int, into out: UnsafeMutablePointer<Float>) {
+        let whole = n / 4
+        let raw = UnsafeMutableRawPointer(out)
+        for i in 0..<whole {
+            raw.storeBytes(of: rows[Int(packed[i])], toByteOffset: 16 * i, as: SIMD4<Float>.self)
+        }
+        if whole * 4 < n {
+            let row = rows[Int(packed[whole])]
+            for j in 0..<(n - whole * 4) { out[whole * 4 + j] = row[j] }
         }
     }
 }

@@ -4,6 +4,12 @@
 /// magnitudes win, and between equal magnitudes the lower local index wins. Keys are unique, so
 /// the selected set is a pure function of the values. The k-th largest key is found by
 /// quickselect (expected O(n)); the selected local indices are then emitted in ascending order.
+///
+/// The fast path (``select(rows:rowStride:rowCount:columnCount:k:scratch:indices:selected:)``)
+/// first filters the chunk against a magnitude floor guessed from the previous chunk: when at
+/// least k elements reach it, the top k are certainly among them, so only those candidates are
+/// ranked. Otherwise (no guess yet, or a guess too high) the chunk goes through the exact
+/// histogram path. Either way the result is the same pure function of the chunk's values.
 enum TopKSelection {
     @inline(__always)
     static func key(_ value: Float, local: Int) -> UInt64 {
@@ -45,22 +51,350 @@ enum TopKSelection {
     static let bucketShift: UInt32 = 19
     static let bucketCount = 1 << 12
 
+    /// Per-thread buffers for chunks of up to `capacity` elements, reused from chunk to chunk.
+    struct Scratch: ~Copyable {
+        let capacity: Int
+        /// The chunk gathered contiguously (histogram path).
+        let values: UnsafeMutablePointer<Float>
+        /// Local indices and values of the candidates (fast path).
+        let candidates: UnsafeMutablePointer<UInt16>
+        let candidateValues: UnsafeMutablePointer<Float>
+        /// Selection keys.
+        let keys: UnsafeMutablePointer<UInt64>
+        /// ``bucketCount`` zeros between calls.
+        let histogram: UnsafeMutablePointer<UInt32>
+        /// Magnitude floor (bits of |v|) to try first; 0 means none.
+        var guess: UInt32 = 0
+
+        init(capacity: Int) {
+            self.capacity = max(capacity, 1)
+            values = .allocate(capacity: self.capacity)
+            candidates = .allocate(capacity: self.capacity)
+            candidateValues = .allocate(capacity: self.capacity)
+            keys = .allocate(capacity: self.capacity)
+            histogram = .allocate(capacity: TopKSelection.bucketCount)
+            histogram.initialize(repeating: 0, count: TopKSelection.bucketCount)
+        }
+
+        deinit {
+            values.deallocate()
+            candidates.deallocate()
+            candidateValues.deallocate()
+            keys.deallocate()
+            histogram.deallocate()
+        }
+    }
+
+    /// The next chunk's floor: 95% of this chunk's k-th largest magnitude.
+    @inline(__always)
+    static func nextGuess(kthMagnitudeBits bits: UInt32) -> UInt32 {
+        let floor = Float(bitPattern: bits) * 0.95
+        return floor.isFinite ? floor.bitPattern : 0
+    }
+
+    /// Selects the top `k` of one chunk whose `rowCount` rows of `columnCount` values start
+    /// `rowStride` floats apart, writing ascending local indices (row-major in the chunk) to
+    /// `indices` and their values to `selected`.
+    static func select(
+        rows base: UnsafePointer<Float>, rowStride: Int, rowCount: Int, columnCount: Int, k: Int,
+        scratch: inout Scratch, indices: UnsafeMutablePointer<UInt16>, selected: UnsafeMutablePointer<Float>
+    ) {
+        let n = rowCount * columnCount
+        if k >= n {
+            for r in 0..<rowCount {
+                for c in 0..<columnCount {
+                    indices[r * columnCount + c] = UInt16(r * columnCount + c)
+                    selected[r * columnCount + c] = base[r * rowStride + c]
+                }
+            }
+            return
+        }
+        if scratch.guess != 0 {
+            let floor = scratch.guess
+            let m = gatherCandidates(base, rowStride: rowStride, rowCount: rowCount, columnCount: columnCount, floor: floor,
+                                     localBase: 0, candidates: scratch.candidates, values: scratch.candidateValues)
+            if m >= k {
+                let kth = selectCandidates(scratch.candidates, scratch.candidateValues, count: m, k: k, keys: scratch.keys,
+                                           indices: indices, selected: selected)
+                scratch.guess = nextGuess(kthMagnitudeBits: kth)
+                return
+            }
+        }
+        for r in 0..<rowCount {
+            (scratch.values + r * columnCount).update(from: base + r * rowStride, count: columnCount)
+        }
+        let threshold = select(scratch.values, count: n, k: k, histogram: scratch.histogram, scratch: scratch.keys,
+                               indices: indices, selected: selected)
+        scratch.guess = nextGuess(kthMagnitudeBits: UInt32(truncatingIfNeeded: threshold >> 32))
+    }
+
+    /// `e[i] ← decay · e[i] + delta[i]` for i < count, then the candidates among the new values
+    /// as ``gatherCandidates(_:rowStride:rowCount:columnCount:floor:localBase:candidates:values:)``
+    /// (none when `floor` is 0).
+    @inline(__always)
+    static func foldAndGather(
+        _ e: UnsafeMutablePointer<Float>, _ delta: UnsafePointer<Float>, decay: Float, count: Int, floor: UInt32, localBase: Int,
+        candidates: UnsafeMutablePointer<UInt16>, values: UnsafeMutablePointer<Float>
+    ) -> Int {
+        let raw = UnsafeMutableRawPointer(e), draw = UnsafeRawPointer(delta)
+        var c = 0
+        if floor == 0 {
+            while c + 8 <= count {
+                let a = decay * raw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD4<Float>.self) + draw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD4<Float>.self)
+                let b = decay * raw.loadUnaligned(fromByteOffset: 4 * c + 16, as: SIMD4<Float>.self) + draw.loadUnaligned(fromByteOffset: 4 * c + 16, as: SIMD4<Float>.self)
+                raw.storeBytes(of: a, toByteOffset: 4 * c, as: SIMD4<Float>.self)
+                raw.storeBytes(of: b, toByteOffset: 4 * c + 16, as: SIMD4<Float>.self)
+                c += 8
+            }
+            while c < count {
+                e[c] = decay * e[c] + delta[c]
+                c += 1
+            }
+            return 0
+        }
+        let magnitude = SIMD4<Int32>(repeating: 0x7FFF_FFFF)
+        let below = SIMD4<Int32>(repeating: Int32(bitPattern: floor &- 1))
+        var m = 0
+        while c + 8 <= count {
+            let a = decay * raw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD4<Float>.self) + draw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD4<Float>.self)
+            let b = decay * raw.loadUnaligned(fromByteOffset: 4 * c + 16, as: SIMD4<Float>.self) + draw.loadUnaligned(fromByteOffset: 4 * c + 16, as: SIMD4<Float>.self)
+            raw.storeBytes(of: a, toByteOffset: 4 * c, as: SIMD4<Float>.self)
+            raw.storeBytes(of: b, toByteOffset: 4 * c + 16, as: SIMD4<Float>.self)
+            let hits = unsafeBitCast(unsafeBitCast(a, to: SIMD4<Int32>.self) & magnitude .> below, to: SIMD4<Int32>.self)
+                | unsafeBitCast(unsafeBitCast(b, to: SIMD4<Int32>.self) & magnitude .> below, to: SIMD4<Int32>.self)
+            let words = unsafeBitCast(hits, to: SIMD2<UInt64>.self)
+            if words[0] | words[1] != 0 {
+                let index = localBase &+ c
+                append(a[0], index, floor, candidates, values, &m)
+                append(a[1], index &+ 1, floor, candidates, values, &m)
+                append(a[2], index &+ 2, floor, candidates, values, &m)
+                append(a[3], index &+ 3, floor, candidates, values, &m)
+                append(b[0], index &+ 4, floor, candidates, values, &m)
+                append(b[1], index &+ 5, floor, candidates, values, &m)
+                append(b[2], index &+ 6, floor, candidates, values, &m)
+                append(b[3], index &+ 7, floor, candidates, values, &m)
+            }
+            c += 8
+        }
+        while c < count {
+            e[c] = decay * e[c] + delta[c]
+            append(e[c], localBase &+ c, floor, candidates, values, &m)
+            c += 1
+        }
+        return m
+    }
+
+    @inline(__always)
+    static func append(
+        _ v: Float, _ index: Int, _ floor: UInt32, _ candidates: UnsafeMutablePointer<UInt16>, _ values: UnsafeMutablePointer<Float>,
+        _ m: inout Int
+    ) {
+        candidates[m] = UInt16(truncatingIfNeeded: index)
+        values[m] = v
+        m &+= v.bitPattern & 0x7FFF_FFFF >= floor ? 1 : 0
+    }
+
+    /// Appends (in ascending local order, local indices from `localBase`) every element with
+    /// bits(|v|) ≥ `floor`; returns how many.
+    @inline(__always)
+    static func gatherCandidates(
+        _ base: UnsafePointer<Float>, rowStride: Int, rowCount: Int, columnCount: Int, floor: UInt32, localBase: Int,
+        candidates: UnsafeMutablePointer<UInt16>, values: UnsafeMutablePointer<Float>
+    ) -> Int {
+        // Magnitudes are below 2³¹, so a signed compare works: bits > floor − 1 (floor ≥ 1).
+        let magnitude = SIMD4<Int32>(repeating: 0x7FFF_FFFF)
+        let below = SIMD4<Int32>(repeating: Int32(bitPattern: floor &- 1))
+        var m = 0
+        for r in 0..<rowCount {
+            let row = base + r * rowStride
+            let raw = UnsafeRawPointer(row)
+            let local = localBase + r * columnCount
+            var c = 0
+            while c + 8 <= columnCount {
+                let a = raw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD4<Int32>.self) & magnitude
+                let b = raw.loadUnaligned(fromByteOffset: 4 * c + 16, as: SIMD4<Int32>.self) & magnitude
+                // Lanes of the comparison masks are 0 or −1: OR them and test as two words
+                // (cheaper than a horizontal any() on targets without AVX).
+                let hits = unsafeBitCast(a .> below, to: SIMD4<Int32>.self) | unsafeBitCast(b .> below, to: SIMD4<Int32>.self)
+                let words = unsafeBitCast(hits, to: SIMD2<UInt64>.self)
+                if words[0] | words[1] != 0 {
+                    // Branch-free append: write every lane, advance past the hits only.
+                    let index = local &+ c
+                    append(row[c], index, floor, candidates, values, &m)
+                    append(row[c &+ 1], index &+ 1, floor, candidates, values, &m)
+                    append(row[c &+ 2], index &+ 2, floor, candidates, values, &m)
+                    append(row[c &+ 3], index &+ 3, floor, candidates, values, &m)
+                    append(row[c &+ 4], index &+ 4, floor, candidates, values, &m)
+                    append(row[c &+ 5], index &+ 5, floor, candidates, values, &m)
+                    append(row[c &+ 6], index &+ 6, floor, candidates, values, &m)
+                    append(row[c &+ 7], index &+ 7, floor, candidates, values, &m)
+                }
+                c += 8
+            }
+            while c < columnCount {
+                if row[c].bitPattern & 0x7FFF_FFFF >= floor {
+                    candidates[m] = UInt16(truncatingIfNeeded: local + c)
+                    values[m] = row[c]
+                    m += 1
+                }
+                c += 1
+            }
+        }
+        return m
+    }
+
+    /// The top `k` of `m ≥ k` candidates (a superset of the chunk's top k, ascending local
+    /// order); returns the k-th largest magnitude's bits. `keys` holds m keys.
+    @inline(__always)
+    static func selectCandidates(
+        _ candidates: UnsafePointer<UInt16>, _ values: UnsafePointer<Float>, count m: Int, k: Int,
+        keys: UnsafeMutablePointer<UInt64>, indices: UnsafeMutablePointer<UInt16>, selected: UnsafeMutablePointer<Float>
+    ) -> UInt32 {
+        if m == k {
+            var smallest = UInt32.max
+            for c in 0..<m {
+                indices[c] = candidates[c]
+                selected[c] = values[c]
+                smallest = min(smallest, values[c].bitPattern & 0x7FFF_FFFF)
+            }
+            return smallest
+        }
+        for c in 0..<m { keys[c] = key(values[c], local: Int(candidates[c])) }
+        let threshold = kthLargest(keys, count: m, k: k)
+        var out = 0
+        for c in 0..<m where key(values[c], local: Int(candidates[c])) >= threshold {
+            indices[out] = candidates[c]
+            selected[out] = values[c]
+            out += 1
+        }
+        return UInt32(truncatingIfNeeded: threshold >> 32)
+    }
+
+    /// Per-thread buffers for ``selectBand(_:geometry:chunks:k:scratch:indices:selected:)``:
+    /// candidate lists for every chunk of one band (a row of chunks) and one floor per chunk
+    /// column, carried from band to band.
+    struct BandScratch: ~Copyable {
+        let chunkSize: Int
+        let chunksPerRow: Int
+        let candidates: UnsafeMutablePointer<UInt16>
+        let candidateValues: UnsafeMutablePointer<Float>
+        let counts: UnsafeMutablePointer<Int>
+        let floors: UnsafeMutablePointer<UInt32>
+        let guesses: UnsafeMutablePointer<UInt32>
+        var chunk: Scratch
+
+        /// Elements between two chunks' candidate lists: padded so that the lists of a band do
+        /// not start at multiples of 4 KiB apart (which would pile them onto the same L1 sets).
+        static func stride(_ chunkSize: Int) -> Int { chunkSize + 40 }
+
+        /// Bands larger than this many elements are selected chunk by chunk instead.
+        static let largestBand = 1 << 20
+
+        init(geometry g: ChunkGeometry) {
+            chunkSize = g.chunkSize
+            chunksPerRow = g.chunksPerRow
+            candidates = .allocate(capacity: Self.stride(chunkSize) * chunksPerRow)
+            candidateValues = .allocate(capacity: Self.stride(chunkSize) * chunksPerRow)
+            counts = .allocate(capacity: chunksPerRow)
+            floors = .allocate(capacity: chunksPerRow)
+            guesses = .allocate(capacity: chunksPerRow)
+            guesses.initialize(repeating: 0, count: chunksPerRow)
+            chunk = Scratch(capacity: chunkSize)
+        }
+
+        deinit {
+            candidates.deallocate()
+            candidateValues.deallocate()
+            counts.deallocate()
+            floors.deallocate()
+            guesses.deallocate()
+        }
+    }
+
+    /// Selects the top `k` of every chunk in `chunks` (k < chunk size), reading the tensor at
+    /// `input` row by row — sequential memory — instead of chunk by chunk. Each chunk's
+    /// candidates (magnitude ≥ the floor guessed from the chunk above) are collected across its
+    /// rows; a chunk without a floor, or with fewer than k candidates, takes the exact path.
+    ///
+    /// With `fold`, each row segment is first updated in place, `input ← decay · input + delta`
+    /// (`delta` laid out like `input`), and selection runs on the updated values: SparseLoCo's
+    /// error-feedback step and the selection share one pass over memory.
+    static func selectBand(
+        _ input: UnsafeMutablePointer<Float>, geometry g: ChunkGeometry, chunks: Range<Int>, k: Int,
+        fold: (delta: UnsafePointer<Float>, decay: Float)? = nil,
+        scratch: inout BandScratch, indices: UnsafeMutablePointer<UInt16>, selected: UnsafeMutablePointer<Float>
+    ) {
+        let perRow = g.chunksPerRow, n = g.chunkSize, stride = BandScratch.stride(n)
+        var chunk = chunks.lowerBound
+        while chunk < chunks.upperBound {
+            let band = chunk / perRow
+            let first = chunk % perRow
+            let last = min(perRow, first + (chunks.upperBound - chunk))
+            for c in first..<last {
+                scratch.counts[c] = 0
+                scratch.floors[c] = scratch.guesses[c]
+            }
+            let bandBase = input + band * g.chunkRows * g.columns
+            for r in 0..<g.chunkRows {
+                let row = bandBase + r * g.columns
+                if let fold {
+                    let deltaRow = fold.delta + band * g.chunkRows * g.columns + r * g.columns
+                    for c in first..<last {
+                        let offset = c * stride
+                        scratch.counts[c] += foldAndGather(
+                            row + c * g.chunkColumns, deltaRow + c * g.chunkColumns, decay: fold.decay, count: g.chunkColumns,
+                            floor: scratch.floors[c], localBase: r * g.chunkColumns,
+                            candidates: scratch.candidates + offset + scratch.counts[c], values: scratch.candidateValues + offset + scratch.counts[c])
+                    }
+                    continue
+                }
+                for c in first..<last where scratch.floors[c] != 0 {
+                    let offset = c * stride
+                    scratch.counts[c] += gatherCandidates(
+                        row + c * g.chunkColumns, rowStride: 0, rowCount: 1, columnCount: g.chunkColumns, floor: scratch.floors[c],
+                        localBase: r * g.chunkColumns,
+                        candidates: scratch.candidates + offset + scratch.counts[c], values: scratch.candidateValues + offset + scratch.counts[c])
+                }
+            }
+            for c in first..<last {
+                let id = band * perRow + c
+                let out = indices + id * k, sel = selected + id * k
+                let m = scratch.counts[c]
+                if scratch.floors[c] != 0, m >= k {
+                    let kth = selectCandidates(scratch.candidates + c * stride, scratch.candidateValues + c * stride, count: m, k: k,
+                                               keys: scratch.chunk.keys, indices: out, selected: sel)
+                    scratch.guesses[c] = nextGuess(kthMagnitudeBits: kth)
+                } else {
+                    let origin = g.chunkOrigin(id)
+                    for r in 0..<g.chunkRows {
+                        (scratch.chunk.values + r * g.chunkColumns).update(from: input + origin + r * g.columns, count: g.chunkColumns)
+                    }
+                    let threshold = select(scratch.chunk.values, count: n, k: k, histogram: scratch.chunk.histogram,
+                                           scratch: scratch.chunk.keys, indices: out, selected: sel)
+                    scratch.guesses[c] = nextGuess(kthMagnitudeBits: UInt32(truncatingIfNeeded: threshold >> 32))
+                }
+            }
+            chunk = band * perRow + last
+        }
+    }
+
     /// Selects the top `k` of `values[0..<n]` (one chunk, contiguous), writing ascending local
-    /// indices to `indices` and their values to `selected`.
+    /// indices to `indices` and their values to `selected`; returns the k-th largest key.
     ///
     /// A histogram of the top 12 bits of |v| finds the bucket that holds the k-th largest
     /// magnitude; only that bucket's elements go through quickselect on full keys.
     /// `histogram` must hold ``bucketCount`` zeros and is left zeroed; `scratch` holds n keys.
+    @discardableResult
     static func select(
         _ values: UnsafePointer<Float>, count n: Int, k: Int, histogram: UnsafeMutablePointer<UInt32>,
         scratch: UnsafeMutablePointer<UInt64>, indices: UnsafeMutablePointer<UInt16>, selected: UnsafeMutablePointer<Float>
-    ) {
+    ) -> UInt64 {
         if k >= n {
             for i in 0..<n {
                 indices[i] = UInt16(i)
                 selected[i] = values[i]
             }
-            return
+            return 0
         }
         let bits = UnsafeRawPointer(values).assumingMemoryBound(to: UInt32.self)
         var low = bucketCount, high = 0
@@ -97,5 +431,7 @@ enum TopKSelection {
                 out += 1
             }
         }
+        return threshold
     }
 }
+

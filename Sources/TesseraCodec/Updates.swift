@@ -101,7 +101,7 @@ public struct SparseTensor: Hashable, Sendable {
             throw CodecError(.wrongIndexCount, tensor: name, "\(indices.count) indices and \(values.count) values for \(geometry.chunkCount) chunks of k = \(k)")
         }
         let size = geometry.chunkSize
-        if let bad = indices.first(where: { Int($0) >= size }) {
+        if IndexBounds.largest(indices) >= size, let bad = indices.first(where: { Int($0) >= size }) {
             throw CodecError(.indexOutOfRange, tensor: name, "index \(bad) is outside chunks of \(size)")
         }
         guard geometry.elementCount == shape.reduce(1, *) || (shape.isEmpty && geometry.elementCount == 1) else {
@@ -136,27 +136,46 @@ public struct SparseUpdate: Hashable, Sendable {
         }
         try Layouts.requireMatch(tensors.map { ($0.name, $0.shape) }, layout)
         for t in tensors { try t.validate() }
-        // Each chunk tiles its own block of the matrix: zero the block and scatter into it while
-        // its cache lines are hot, chunks in parallel.
-        return ParameterSet(layout: layout) { flat in
-            for (tensor, descriptor) in zip(tensors, layout.descriptors) {
-                let base = flat.baseAddress! + descriptor.offset
-                let g = tensor.geometry, k = tensor.k
-                if g.chunkCount == 0 {
-                    base.initialize(repeating: 0, count: descriptor.count)
-                    continue
-                }
+        return ParameterSet(layout: layout) { flat in fill(flat.baseAddress!, layout: layout) }
+    }
+
+    /// Writes the dense form of the update (as ``dense(layout:)``) over every element of
+    /// `target`, reusing its storage: decoding peer after peer into one buffer costs no fresh
+    /// allocation (and no page faults).
+    /// - Throws: ``CodecError`` `.layoutMismatch` if the tensors do not match `target`'s layout.
+    public func dense(into target: inout ParameterSet) throws {
+        if transform == .dct {
+            target = try dense(layout: target.layout)
+            return
+        }
+        let layout = target.layout
+        try Layouts.requireMatch(tensors.map { ($0.name, $0.shape) }, layout)
+        for t in tensors { try t.validate() }
+        target.withUnsafeMutableBufferPointer { flat in fill(flat.baseAddress!, layout: layout) }
+    }
+
+    /// Initializes every element of the (untransformed) dense form at `flat`.
+    private func fill(_ flat: UnsafeMutablePointer<Float>, layout: ParameterLayout) {
+        // Band by band (a row of chunks, contiguous memory): zero the band sequentially, then
+        // scatter its chunks into it while it is still in cache; bands in parallel.
+        for (tensor, descriptor) in zip(tensors, layout.descriptors) {
+            let base = flat + descriptor.offset
+            let g = tensor.geometry, k = tensor.k
+            if g.chunkCount == 0 {
+                base.initialize(repeating: 0, count: descriptor.count)
+                continue
+            }
+            g.withLocalOffsets { offsets in
                 tensor.indices.withUnsafeBufferPointer { idx in
                     tensor.values.withUnsafeBufferPointer { val in
                         let ip = idx.baseAddress!, vp = val.baseAddress!
-                        ParallelLoop.forEach(count: g.chunkCount, minimumChunk: max(1, 4096 / max(k, 1))) { chunk in
-                            let origin = g.chunkOrigin(chunk)
-                            for r in 0..<g.chunkRows {
-                                (base + origin + r * g.columns).initialize(repeating: 0, count: g.chunkColumns)
-                            }
-                            for j in (chunk * k)..<(chunk * k + k) {
-                                let local = Int(ip[j])
-                                base[origin + (local / g.chunkColumns) * g.columns + local % g.chunkColumns] = vp[j]
+                        ParallelLoop.forEachRange(count: g.chunkCount, minimumChunk: max(1, 4096 / max(k, 1))) { range in
+                            g.forEachBandRun(range) { band, columns in
+                                g.zeroBand(base, band: band, columns: columns)
+                                for chunk in (band * g.chunksPerRow + columns.lowerBound)..<(band * g.chunksPerRow + columns.upperBound) {
+                                    let origin = base + g.chunkOrigin(chunk)
+                                    for j in (chunk * k)..<(chunk * k + k) { origin[offsets[Int(ip[j])]] = vp[j] }
+                                }
                             }
                         }
                     }
@@ -197,11 +216,10 @@ enum Scatter {
         tensor.indices.withUnsafeBufferPointer { idx in
             tensor.values.withUnsafeBufferPointer { val in
                 let ip = idx.baseAddress!, vp = val.baseAddress!
-                ParallelLoop.forEach(count: g.chunkCount, minimumChunk: max(1, 4096 / max(k, 1))) { chunk in
-                    let origin = g.chunkOrigin(chunk)
-                    for j in (chunk * k)..<(chunk * k + k) {
-                        let local = Int(ip[j])
-                        dense[origin + (local / g.chunkColumns) * g.columns + local % g.chunkColumns] += alpha * vp[j]
+                g.withLocalOffsets { offsets in
+                    ParallelLoop.forEach(count: g.chunkCount, minimumChunk: max(1, 4096 / max(k, 1))) { chunk in
+                        let origin = dense + g.chunkOrigin(chunk)
+                        for j in (chunk * k)..<(chunk * k + k) { origin[offsets[Int(ip[j])]] += alpha * vp[j] }
                     }
                 }
             }

@@ -44,6 +44,32 @@ public enum ParallelLoop {
         }
     }
 
+    /// Like ``forEachRange(count:minimumChunk:_:)``, collecting each range's result: the
+    /// results come back in range order, so a reduction over them is deterministic for a given
+    /// count and width.
+    public static func mapRanges<T>(count: Int, minimumChunk: Int, _ body: (Range<Int>) -> T) -> [T] {
+        guard count > 0 else { return [] }
+        let threads = min(maximumThreads, max(1, count / max(1, minimumChunk)))
+        if threads <= 1 { return [body(0..<count)] }
+        let chunk = (count + threads - 1) / threads
+        let parts = (count + chunk - 1) / chunk
+        let results = UnsafeMutablePointer<T>.allocate(capacity: parts)
+        defer {
+            results.deinitialize(count: parts)
+            results.deallocate()
+        }
+        withoutActuallyEscaping(body) { body in
+            // As in forEachRange; each part initializes its own slot.
+            nonisolated(unsafe) let body = body
+            nonisolated(unsafe) let results = results
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                let start = part * chunk
+                (results + part).initialize(to: body(start..<min(count, start + chunk)))
+            }
+        }
+        return Array(UnsafeBufferPointer(start: results, count: parts))
+    }
+
     /// Calls `body(i)` for every `i` in `0..<count`, spreading indices across threads in
     /// contiguous blocks. Use for loops whose iterations are each substantial (rows, heads).
     public static func forEach(count: Int, minimumChunk: Int = 1, _ body: (Int) -> Void) {

@@ -33,6 +33,8 @@ public struct SparseLoCo<Codec: GradientCodec>: OuterOptimizer {
     public var outerLearningRate: Float
     /// The residual not yet transmitted (allocated on first use).
     public private(set) var errorFeedback: ParameterSet?
+    /// An upper bound on max |errorFeedback| (0 before first use).
+    private var errorFeedbackBound: Double = 0
 
     /// Creates the optimizer.
     /// - Throws: ``OptimizerError`` `.invalidHyperparameter` for β outside [0, 1] or a negative rate.
@@ -51,16 +53,46 @@ public struct SparseLoCo<Codec: GradientCodec>: OuterOptimizer {
     /// Folds Δ into the error feedback and encodes it. On any error the state is unchanged.
     public mutating func contribution(pseudoGradient: ParameterSet, metadata: UpdateMetadata) throws -> OuterContribution {
         try Self.validate(decay: errorFeedbackDecay, rate: outerLearningRate)
-        try OptimizerChecks.requireFinite(pseudoGradient)
+        let gradientBound = OuterKernels.maximumMagnitude(pseudoGradient)
+        if !gradientBound.isFinite { try OptimizerChecks.requireFinite(pseudoGradient) }
         if let existing = errorFeedback, existing.layout != pseudoGradient.layout {
             throw OptimizerError(.layoutMismatch, "pseudo-gradient layout differs from the error feedback's")
         }
+        if let chunked = codec as? ChunkedTopKCodec, let folded = inPlaceBound(chunked, gradientBound: gradientBound) {
+            // The residual is updated where it lies (no 4-byte-per-parameter copy), fused with the
+            // codec's selection pass: the codec can only fail on non-finite values, and the
+            // bounds rule those out in advance, so the state-unchanged-on-error contract holds.
+            var e = errorFeedback ?? ParameterSet(zerosLike: pseudoGradient.layout)
+            errorFeedback = nil  // `e` is now the only reference: the passes below write in place
+            let encoded: EncodedUpdate
+            do {
+                encoded = try chunked.encode(folding: pseudoGradient, into: &e, decay: errorFeedbackDecay, metadata: metadata)
+                try encoded.transmitted.addScaled(-1, into: &e)
+            } catch {
+                preconditionFailure("ChunkedTopKCodec failed on bounded finite input: \(error)")
+            }
+            // |e − sent| ≤ |e| + |sent| wherever a value was sent.
+            errorFeedbackBound = folded + Double(OuterKernels.maximumMagnitude(encoded.transmitted))
+            errorFeedback = e
+            return .compressed(encoded)
+        }
         var e = errorFeedback ?? ParameterSet(zerosLike: pseudoGradient.layout)
-        OuterKernels.decayAndAdd(&e, decay: errorFeedbackDecay, pseudoGradient)
+        let foldedBound = OuterKernels.decayAndAdd(&e, decay: errorFeedbackDecay, pseudoGradient)
         let encoded = try codec.encode(e, metadata: metadata)
         try encoded.transmitted.addScaled(-1, into: &e)
+        errorFeedbackBound = Double(foldedBound) + Double(OuterKernels.maximumMagnitude(encoded.transmitted))
         errorFeedback = e
         return .compressed(encoded)
+    }
+
+    /// An upper bound on max |β·e + Δ| when this step may update the residual in place: the
+    /// codec has no transform (its encoder throws only for non-finite kept values) and
+    /// β·max|e| + max|Δ| stays far below the largest float, so no value can overflow — not the
+    /// folded residual, nor anything the codec derives from it. `nil` otherwise.
+    private func inPlaceBound(_ codec: ChunkedTopKCodec, gradientBound: Float) -> Double? {
+        guard codec.configuration.transform == .none else { return nil }
+        let folded = (Double(errorFeedbackDecay) * errorFeedbackBound + Double(gradientBound)) * (1 + 1e-6)
+        return folded.isFinite && folded <= Double(Float.greatestFiniteMagnitude) / 65536 ? folded : nil
     }
 
     public mutating func apply(aggregate: ParameterSet, to parameters: inout ParameterSet) throws {
@@ -185,16 +217,73 @@ public struct DiLoCo: OuterOptimizer {
 }
 
 enum OuterKernels {
-    /// `state ← decay · state + x` in one pass.
-    static func decayAndAdd(_ state: inout ParameterSet, decay: Float, _ x: ParameterSet) {
+    /// `state ← decay · state + x` in one pass; returns max |state| afterwards (+∞ if any
+    /// value is not finite).
+    @discardableResult
+    static func decayAndAdd(_ state: inout ParameterSet, decay: Float, _ x: ParameterSet) -> Float {
         let n = state.scalarCount
-        x.withUnsafeBufferPointer { xs in
+        let largest = x.withUnsafeBufferPointer { xs in
             state.withUnsafeMutableBufferPointer { ss in
                 let xp = xs.baseAddress!, sp = ss.baseAddress!
-                ParallelLoop.forEachRange(count: n, minimumChunk: 1 << 16) { range in
-                    for i in range { sp[i] = decay * sp[i] + xp[i] }
+                return ParallelLoop.mapRanges(count: n, minimumChunk: 1 << 16) { range in
+                    let magnitude = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+                    var bits = SIMD8<UInt32>(repeating: 0)
+                    var i = range.lowerBound
+                    while i + 8 <= range.upperBound {
+                        let s = UnsafeRawPointer(sp + i).loadUnaligned(as: SIMD8<Float>.self)
+                        let v = UnsafeRawPointer(xp + i).loadUnaligned(as: SIMD8<Float>.self)
+                        let r = decay * s + v
+                        UnsafeMutableRawPointer(sp + i).storeBytes(of: r, as: SIMD8<Float>.self)
+                        bits = pointwiseMax(bits, unsafeBitCast(r, to: SIMD8<UInt32>.self) & magnitude)
+                        i += 8
+                    }
+                    var top = bits.max()
+                    while i < range.upperBound {
+                        sp[i] = decay * sp[i] + xp[i]
+                        top = max(top, sp[i].bitPattern & 0x7FFF_FFFF)
+                        i += 1
+                    }
+                    return top
                 }
             }
         }
+        return magnitude(bits: largest.max() ?? 0)
     }
+
+    /// max |x| over the set (+∞ if any value is not finite).
+    static func maximumMagnitude(_ set: ParameterSet) -> Float {
+        let largest = set.withUnsafeBufferPointer { xs in
+            ParallelLoop.mapRanges(count: xs.count, minimumChunk: 1 << 16) { range in
+                maximumMagnitudeBits(UnsafeBufferPointer(rebasing: xs[range]))
+            }
+        }
+        return magnitude(bits: largest.max() ?? 0)
+    }
+
+    /// max |v| over every transmitted value (+∞ if any is not finite).
+    static func maximumMagnitude(_ update: SparseUpdate) -> Float {
+        var top: UInt32 = 0
+        for t in update.tensors { top = max(top, t.values.withUnsafeBufferPointer { maximumMagnitudeBits($0) }) }
+        return magnitude(bits: top)
+    }
+
+    /// The largest bits(|v|) in `values` (NaNs above +∞).
+    static func maximumMagnitudeBits(_ values: UnsafeBufferPointer<Float>) -> UInt32 {
+        guard let p = values.baseAddress else { return 0 }
+        let magnitude = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+        var bits = SIMD8<UInt32>(repeating: 0)
+        var i = 0
+        while i + 8 <= values.count {
+            bits = pointwiseMax(bits, UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<UInt32>.self) & magnitude)
+            i += 8
+        }
+        var top = bits.max()
+        while i < values.count {
+            top = max(top, p[i].bitPattern & 0x7FFF_FFFF)
+            i += 1
+        }
+        return top
+    }
+
+    static func magnitude(bits: UInt32) -> Float { bits >= 0x7F80_0000 ? .infinity : Float(bitPattern: bits) }
 }

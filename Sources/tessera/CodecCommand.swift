@@ -111,6 +111,7 @@ extension BenchCommand {
         @Option var peers: Int = 8
         @Option var threads: Int = 2
         @Option(name: .customLong("repeat"), help: "Timed repetitions (median reported).") var repetitions: Int = 5
+        @Flag(help: "Also print XXH64 digests of every output (wire bytes, error feedback, dense decode, aggregate), to check that an optimization changes no bit.") var digest = false
         @OptionGroup var options: CodecOptions
 
         func run() throws {
@@ -142,19 +143,57 @@ extension BenchCommand {
             let encode = try timed { _ = try encoder.contribution(pseudoGradient: grads[0], metadata: UpdateMetadata()) }
             let decode = try timed { _ = try codec.decode(messages[0], layout: layout).dense(layout: layout) }
             let decodeSparse = try timed { _ = try codec.decode(messages[0], layout: layout) }
+            // A validator decoding peer after peer can reuse one dense buffer (no fresh pages).
+            var reused = ParameterSet(zerosLike: layout)
+            let decodeInto = try timed { try codec.decode(messages[0], layout: layout).dense(into: &reused) }
             let aggregator = MedianNormClippedMean()
             let aggregate = try timed {
-                _ = try aggregator.aggregate(messages.map { try codec.decode($0, layout: layout) }, layout: layout)
+                _ = try aggregator.aggregate(codec.decode(messages, layout: layout), layout: layout)
+            }
+            var aggregated = ParameterSet(zerosLike: layout)
+            let aggregateInto = try timed {
+                try aggregator.aggregate(codec.decode(messages, layout: layout), into: &aggregated)
             }
             let wire = try WireFormat.serialize(messages[0])
             let serialize = try timed { _ = try WireFormat.serialize(messages[0]) }
             let parse = try timed { _ = try WireFormat.parse(wire, layout: layout) }
             let n = Double(rows * cols)
+            if digest {
+                func hash(_ p: ParameterSet) -> UInt64 { p.withUnsafeBufferPointer { XXHash64.hash(UnsafeRawBufferPointer($0)) } }
+                var wires: UInt64 = 0
+                for m in messages { wires = XXHash64.hash(try WireFormat.serialize(m), seed: wires) }
+                guard case .compressed(let last) = try encoder.contribution(pseudoGradient: grads[1], metadata: UpdateMetadata(uid: 9)) else {
+                    throw CLIError("SparseLoCo returned a dense contribution")
+                }
+                try codec.decode(messages[messages.count - 1], layout: layout).dense(into: &reused)
+                try codec.decode(messages[0], layout: layout).dense(into: &reused)
+                guard hash(reused) == hash(try codec.decode(messages[0], layout: layout).dense(layout: layout)) else {
+                    throw CLIError("dense(into:) differs from dense(layout:)")
+                }
+                let decoded = try codec.decode(messages, layout: layout)
+                for candidate in [aggregator as any Aggregator, try TrimmedMean(), CoordinateMedian()] {
+                    var target = try ParameterSet(layout: layout, scalars: [Float](repeating: .nan, count: layout.scalarCount))
+                    try candidate.aggregate(decoded, into: &target)
+                    guard hash(target) == hash(try candidate.aggregate(decoded, layout: layout)) else {
+                        throw CLIError("\(candidate).aggregate(into:) differs from aggregate(layout:)")
+                    }
+                }
+                printJSON([
+                    "digest_wire": String(wires, radix: 16),
+                    "digest_encode": String(XXHash64.hash(try WireFormat.serialize(last.compressed)), radix: 16),
+                    "digest_error_feedback": String(hash(encoder.errorFeedback!), radix: 16),
+                    "digest_dense": String(hash(try codec.decode(messages[0], layout: layout).dense(layout: layout)), radix: 16),
+                    "digest_aggregate": String(hash(try aggregator.aggregate(codec.decode(messages, layout: layout), layout: layout)), radix: 16),
+                    "digest_trimmed_mean": String(hash(try TrimmedMean().aggregate(messages.map { try codec.decode($0, layout: layout) }, layout: layout)), radix: 16),
+                ])
+            }
             printJSON([
                 "peer": "tessera", "params": rows * cols, "threads": threads, "peers": peers,
                 "encode_ms": (encode * 1e5).rounded() / 100, "decode_ms": (decode * 1e5).rounded() / 100,
                 "decode_sparse_ms": (decodeSparse * 1e5).rounded() / 100,
+                "decode_into_reused_ms": (decodeInto * 1e5).rounded() / 100,
                 "aggregate_ms": (aggregate * 1e5).rounded() / 100,
+                "aggregate_into_reused_ms": (aggregateInto * 1e5).rounded() / 100,
                 "serialize_ms": (serialize * 1e5).rounded() / 100, "parse_ms": (parse * 1e5).rounded() / 100,
                 "bytes_per_param": (Double(wire.count) / n * 1e6).rounded() / 1e6,
                 "payload_bytes_per_param": (Double(messages[0].payloadByteCount) / n * 1e6).rounded() / 1e6,

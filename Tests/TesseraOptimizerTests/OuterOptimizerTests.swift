@@ -130,6 +130,43 @@ struct OuterOptimizerErrorFeedbackTests {
         #expect(parameters.scalars == [0.75, 2.25, 3, 4])
     }
 
+    /// SparseLoCo with ChunkedTopKCodec updates the residual in place, fused with the codec's
+    /// selection pass; it must give exactly what folding first and encoding separately gives.
+    @Test("SparseLoCo's fused in-place step equals fold-then-encode, bit for bit", arguments: [1, 2])
+    func fusedStepMatchesReference(threads: Int) throws {
+        // A banded matrix, a 1-D tensor, a k ≥ chunk tensor and prime sides (1×1 chunks).
+        let layout = try ParameterLayout([(name: "w", shape: [256, 320]), (name: "b", shape: [96]), (name: "s", shape: [4, 4]),
+                                          (name: "p", shape: [67, 13])])
+        let codec = try ChunkedTopKCodec(configuration: .init(topK: 32))
+        var optimizer = try SparseLoCo(codec: codec, errorFeedbackDecay: 0.9)
+        var e = ParameterSet(zerosLike: layout)
+        let previous = ParallelLoop.maximumThreads
+        ParallelLoop.maximumThreads = threads
+        defer { ParallelLoop.maximumThreads = previous }
+        for step in 0..<5 {
+            let delta = try normals(layout, seed: 300 + UInt64(step), standardDeviation: step == 3 ? 1e34 : 0.5)  // step 3: too large for the in-place path
+            let fused = try transmitted(optimizer.contribution(pseudoGradient: delta, metadata: UpdateMetadata(window: UInt64(step))))
+            e = try ParameterSet(layout: layout, scalars: zip(e.scalars, delta.scalars).map { 0.9 * $0 + $1 })
+            let reference = try codec.encode(e, metadata: UpdateMetadata(window: UInt64(step)))
+            try reference.transmitted.addScaled(-1, into: &e)
+            expectSame(fused.compressed, reference.compressed, "compressed, step \(step)")
+            expectSame(fused.transmitted, reference.transmitted, "transmitted, step \(step)")
+            expectSame(try #require(optimizer.errorFeedback).scalars.map(\.bitPattern), e.scalars.map(\.bitPattern), "residual, step \(step)")
+        }
+    }
+
+    @Test("a residual that would overflow is rejected and kept as it was")
+    func overflowingResidualKeepsState() throws {
+        let layout = try outerLayout()
+        var optimizer = try SparseLoCo(codec: ChunkedTopKCodec(configuration: .init(topK: 32, quantizer: .float32)), errorFeedbackDecay: 1)
+        let huge = try ParameterSet(layout: layout, scalars: [Float](repeating: 3e38, count: layout.scalarCount))
+        _ = try optimizer.contribution(pseudoGradient: huge, metadata: UpdateMetadata())
+        let residual = try #require(optimizer.errorFeedback)
+        // 3e38 (unsent) + 3e38 overflows: the codec rejects the non-finite value.
+        #expect(throws: CodecError.self) { try optimizer.contribution(pseudoGradient: huge, metadata: UpdateMetadata()) }
+        expectSame(optimizer.errorFeedback, residual, "residual after an overflow")
+    }
+
     @Test("a rejected pseudo-gradient leaves the residual as it was")
     func failedContributionKeepsState() throws {
         let layout = try outerLayout()
