@@ -1,4 +1,5 @@
 import ArgumentParser
+import TesseraCore
 
 @main
 struct TesseraCommand: ParsableCommand {
@@ -7,4 +8,11 @@ struct TesseraCommand: ParsableCommand {
         abstract: "Tessera: incentivized, permissionless, decentralized training of language models.",
         subcommands: [SimulateCommand.self, MinerCommand.self, ValidatorCommand.self, ModelCommand.self, CodecCommand.self, InspectCommand.self, DataCommand.self, BenchCommand.self, StorageCommand.self, ChainCommand.self, KeysCommand.self]
     )
+
+    /// Recycles model-sized buffers for the whole run (see ``MemoryPolicy``), then runs the
+    /// command line.
+    static func main() {
+        MemoryPolicy.recycleLargeAllocations()
+        main(nil)
+    }
 }
