@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CZstd"]),
         .testTarget(name: "TesseraScoringTests", dependencies: ["TesseraScoring", "TesseraTestKit", "Tessera"], exclude: ["make_openskill_vectors.py"]),
         .testTarget(name: "TesseraChainTests", dependencies: ["TesseraChain", "TesseraCore"]),
-        .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "Tessera", "TesseraTestKit", "TesseraSimulation"]),
+        .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "Tessera", "TesseraTestKit", "TesseraSimulation", "TesseraS3"]),
         .testTarget(
             name: "TesseraSubtensorTests",
             dependencies: [

@@ -19,7 +19,8 @@ public struct SimulationProgress: Sendable {
 }
 
 /// Runs a whole network in one process on a virtual clock: a ``LocalChain``, storage whose
-/// timestamps follow the chain's clock, honest ``Miner``s, one ``Validator`` with the
+/// timestamps follow the chain's clock (or, with ``run(storage:description:progress:)``, a real
+/// server's storage with the chain paced in real time), honest ``Miner``s, one ``Validator`` with the
 /// ``GauntletScorer``, and adversaries from the zoo acting only through storage.
 ///
 /// Each window W, in chain time:
@@ -41,25 +42,77 @@ public struct NetworkSimulator: Sendable {
         self.configuration = configuration
     }
 
-    /// Runs the network; `progress` is called after every window.
+    /// Runs the network; `progress` is called after every window. Storage is
+    /// ``SimulationConfiguration/storage``: memory or a directory (given, or a temporary one
+    /// removed afterwards) whose timestamps follow the simulated clock.
+    /// - Throws: ``NodeError`` `.invalidConfiguration` for ``SimulationConfiguration/StorageKind/external(_:)``
+    ///   storage (pass the backend to ``run(storage:description:progress:)``), or whatever a
+    ///   node, the chain or the storage throws.
     public func run(progress: @Sendable (SimulationProgress) -> Void = { _ in }) async throws -> SimulationReport {
         let c = configuration
         let genesis = 1_700_000_000.0
         let clock = ManualWallClock(Date(timeIntervalSince1970: genesis))
         switch c.storage {
         case .memory:
-            return try await run(storage: InMemoryStorage(clock: clock), clock: clock, genesis: genesis, progress: progress)
+            return try await run(storage: InMemoryStorage(clock: clock), pacing: .virtual(clock), genesis: genesis, progress: progress)
         case .directory(let path):
-            return try await run(storage: FileSystemStorage(root: path, clock: clock), clock: clock, genesis: genesis, progress: progress)
+            return try await run(storage: FileSystemStorage(root: path, clock: clock), pacing: .virtual(clock), genesis: genesis, progress: progress)
+        case .temporaryDirectory:
+            let root = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-simulate-\(UInt64.random(in: 0...UInt64.max))").path
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            return try await run(storage: FileSystemStorage(root: root, clock: clock), pacing: .virtual(clock), genesis: genesis, progress: progress)
+        case .external:
+            throw NodeError(.invalidConfiguration, "external storage: pass the backend to run(storage:description:progress:)")
         }
     }
 
-    private func run<S: StorageBackend>(storage: S, clock: ManualWallClock, genesis: Double,
+    /// Runs the network on a storage backend that stamps objects with its own real clock (an S3
+    /// server): the chain is paced in real time, ``SimulationConfiguration/blockSeconds`` per
+    /// block starting now, every upload is made at its planned moment, and the validator judges
+    /// timeliness by the server's timestamps exactly as in production. The backend should be
+    /// empty (a checkpoint left by an earlier run would be resumed from).
+    /// - Parameters:
+    ///   - storage: The backend.
+    ///   - description: How the report names it (e.g. `s3:http://127.0.0.1:8333/sim`).
+    /// - Throws: ``NodeError`` `.invalidConfiguration` for an invalid configuration, or whatever
+    ///   a node, the chain or the storage throws.
+    public func run(storage: some StorageBackend, description: String,
+                    progress: @Sendable (SimulationProgress) -> Void = { _ in }) async throws -> SimulationReport {
+        var configuration = self.configuration
+        configuration.storage = .external(description)
+        let copy = try NetworkSimulator(configuration: configuration)
+        // Genesis whole seconds in the past, so that the first window's first block is now.
+        let firstBlock = Double(copy.configuration.network.firstBlock(of: Window(rawValue: 1)))
+        let genesis = Date().timeIntervalSince1970.rounded(.down) - firstBlock * copy.configuration.blockSeconds
+        return try await copy.run(storage: storage, pacing: .realTime, genesis: genesis, progress: progress)
+    }
+
+    /// How simulated time relates to the storage's timestamps.
+    enum Pacing {
+        /// The storage reads this clock; the simulator sets it.
+        case virtual(ManualWallClock)
+        /// The storage stamps with the real clock; the simulator waits for it.
+        case realTime
+
+        /// Brings the storage's clock to `time` (seconds since the epoch): sets the virtual
+        /// clock, or sleeps until the real clock has passed it.
+        func reach(_ time: Double) async throws {
+            switch self {
+            case .virtual(let clock):
+                clock.set(Date(timeIntervalSince1970: time))
+            case .realTime:
+                let wait = time - Date().timeIntervalSince1970
+                if wait > 0 { try await Task.sleep(nanoseconds: UInt64((wait * 1e9).rounded(.up))) }
+            }
+        }
+    }
+
+    private func run<S: StorageBackend>(storage: S, pacing: Pacing, genesis: Double,
                                         progress: @Sendable (SimulationProgress) -> Void) async throws -> SimulationReport {
         let started = ContinuousClock.now
         let c = configuration
         let p = c.network
-        let chain = try LocalChain(configuration: .init(genesisSeed: c.seed, genesisTime: genesis, blockSeconds: 12,
+        let chain = try LocalChain(configuration: .init(genesisSeed: c.seed, genesisTime: genesis, blockSeconds: c.blockSeconds,
                                                         tempo: p.blocksPerWindow * p.weightInterval, maximumNeurons: 256, validatorPermits: 1))
         let validatorKey: Hotkey = "validator"
         _ = try await chain.register(validatorKey, netuid: p.netuid, stake: 1_000)
@@ -92,7 +145,7 @@ public struct NetworkSimulator: Sendable {
                                             sampler: sampler, data: corpus, storage: storage, chain: chain.client(as: validatorKey))
 
         let start = Window(rawValue: 1)
-        try await advance(chain, to: p.firstBlock(of: start), clock: clock)
+        try await advance(chain, to: p.firstBlock(of: start), pacing: pacing)
         _ = try await validator.resume(before: start)
 
         var prepared: [UID: PreparedUpload] = [:]
@@ -107,11 +160,11 @@ public struct NetworkSimulator: Sendable {
                 // Window W−1's upload interval is open: uploads land.
                 let interval = try await WindowSchedule.uploadInterval(of: previous, parameters: p, chain: chain.client(as: validatorKey))
                 var visible: [UID: Upload] = [:]
+                var planned: [(time: Double, uid: UID, bytes: [UInt8], honest: Bool)] = []
                 for (i, miner) in miners.enumerated() {
                     guard let upload = prepared[miner.uid] else { continue }
                     let time = interval.lowerBound + 1 + 0.25 * Double(i)
-                    clock.set(Date(timeIntervalSince1970: time))
-                    try await miner.upload(upload)
+                    planned.append((time, miner.uid, upload.bytes, true))
                     visible[miner.uid] = Upload(bytes: upload.bytes, uploadTime: time)
                 }
                 let seed = try await WindowSchedule.seed(of: previous, parameters: p, chain: chain.client(as: validatorKey))
@@ -121,8 +174,16 @@ public struct NetworkSimulator: Sendable {
                                                uploadWindow: interval, visibleUploads: visible, innerSteps: p.innerSteps,
                                                innerLearningRate: c.innerLearningRate, batchSize: p.batchSize)
                     guard let upload = try strategies[uid]!.upload(context) else { continue }
-                    clock.set(Date(timeIntervalSince1970: upload.uploadTime))
-                    _ = try await storage.put(ObjectKeyLayout.current.gradient(window: previous, uid: uid), upload.bytes)
+                    planned.append((upload.uploadTime, uid, upload.bytes, false))
+                }
+                // Uploads land in time order (in real time, each at its planned moment).
+                for item in planned.sorted(by: { ($0.time, $0.uid) < ($1.time, $1.uid) }) {
+                    try await pacing.reach(item.time)
+                    if item.honest, let miner = miners.first(where: { $0.uid == item.uid }), let upload = prepared[item.uid] {
+                        try await miner.upload(upload)
+                    } else {
+                        _ = try await storage.put(ObjectKeyLayout.current.gradient(window: previous, uid: item.uid), item.bytes)
+                    }
                 }
             }
             prepared = [:]
@@ -144,7 +205,7 @@ public struct NetworkSimulator: Sendable {
                 if phase == 1, k > 0 {
                     // Past T_max(W−1): the validator processes W−1, then every miner gathers it.
                     while try await WindowSchedule.revealBlock(of: previous, parameters: p, chain: chain.client(as: validatorKey)) == nil {
-                        try await advance(chain, by: 1, clock: clock)
+                        try await advance(chain, by: 1, pacing: pacing)
                     }
                     let report = try await validator.process(window: previous)
                     for i in miners.indices {
@@ -158,7 +219,7 @@ public struct NetworkSimulator: Sendable {
                     progress(SimulationProgress(completed: k, total: c.windows, window: record, phase: "window \(previous)"))
                 }
             }
-            try await advance(chain, to: p.firstBlock(of: Window(rawValue: window.rawValue + 1)), clock: clock)
+            try await advance(chain, to: p.firstBlock(of: Window(rawValue: window.rawValue + 1)), pacing: pacing)
         }
 
         // Final standing.
@@ -190,19 +251,25 @@ public struct NetworkSimulator: Sendable {
             baselineLoss: baselineLoss, gapToBaseline: baselineLoss.map { finalLoss / $0 - 1 },
             gapToEntropyFloor: finalLoss - corpus.sampleLossFloor,
             validatorSecondsMaximum: records.map(\.validatorSeconds).max() ?? 0,
-            windowSeconds: Double(p.blocksPerWindow) * 12,
+            windowSeconds: Double(p.blocksPerWindow) * c.blockSeconds,
             wallSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
     }
 
     /// Advances the virtual chain (and the storage clock with it) to block `number`.
-    private func advance(_ chain: LocalChain, to number: UInt64, clock: ManualWallClock) async throws {
+    private func advance(_ chain: LocalChain, to number: UInt64, pacing: Pacing) async throws {
         let head = await chain.headNumber
-        if number > head { try await advance(chain, by: number - head, clock: clock) }
+        if number > head { try await advance(chain, by: number - head, pacing: pacing) }
     }
 
-    private func advance(_ chain: LocalChain, by blocks: UInt64, clock: ManualWallClock) async throws {
+    /// Produces `blocks` blocks; the storage's clock then reads the last one's timestamp (in
+    /// real time: the run waits until then, so no block is stamped in the future).
+    private func advance(_ chain: LocalChain, by blocks: UInt64, pacing: Pacing) async throws {
+        if case .realTime = pacing {
+            let head = await chain.headNumber
+            try await pacing.reach(chain.blockInfo(head + blocks).timestamp)
+        }
         let block = try await chain.advance(blocks: blocks)
-        clock.set(Date(timeIntervalSince1970: block.timestamp))
+        try await pacing.reach(block.timestamp)
     }
 
     static func record(_ r: ValidatorWindowReport, roles: [UID: String], minerLosses: [String: Double]) -> SimulatedWindow {

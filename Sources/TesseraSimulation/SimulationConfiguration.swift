@@ -4,7 +4,8 @@ import TesseraTestKit
 /// Everything a simulated network run is made of; `report.json` embeds it.
 ///
 /// The defaults are the main job's: a small Llama on the synthetic Markov corpus, 6 honest
-/// miners, 1 validator and 8 adversaries from the zoo, 45 windows on a virtual clock (each miner
+/// miners, 1 validator and 8 adversaries from the zoo, 45 windows on a virtual clock with
+/// storage in a temporary directory (each miner
 /// trains H = 2 steps of 8 samples on its 16-sample slice per window) — well under a minute on
 /// 2 cores in a release build.
 ///
@@ -18,6 +19,12 @@ public struct SimulationConfiguration: Codable, Hashable, Sendable {
         case memory
         /// Files under a directory; timestamps from the simulated clock (file modification times).
         case directory(String)
+        /// Files under a fresh temporary directory, removed after the run (the default).
+        case temporaryDirectory
+        /// A backend passed to ``NetworkSimulator/run(storage:description:progress:)`` that
+        /// stamps objects with its own real clock (an S3 server); the string describes it for
+        /// the report. The chain then runs in real time, ``blockSeconds`` per block.
+        case external(String)
     }
 
     /// The network's shared settings.
@@ -48,6 +55,10 @@ public struct SimulationConfiguration: Codable, Hashable, Sendable {
     /// with communication; their pseudo-gradients are then one outer step stale). Off: they
     /// wait for the aggregate first.
     public var overlapsCommunication: Bool
+    /// Seconds per chain block (12 on Bittensor). With a virtual clock this only sets the
+    /// simulated time; with ``StorageKind/external(_:)`` storage the run waits in real time,
+    /// so `tessera simulate --storage s3:…` uses 2-second blocks and a 10-second upload window.
+    public var blockSeconds: Double
 
     /// The main job's defaults.
     public init() {
@@ -69,8 +80,9 @@ public struct SimulationConfiguration: Codable, Hashable, Sendable {
         seed = 1
         evaluationSamples = 64
         baseline = false
-        storage = .memory
+        storage = .temporaryDirectory
         overlapsCommunication = false
+        blockSeconds = 12
     }
 
     /// The default mix: one adversary per kind of attack the scorer must stop.
@@ -87,6 +99,15 @@ public struct SimulationConfiguration: Codable, Hashable, Sendable {
         try require(corpus.vocabularySize == model.vocabularySize, "the corpus vocabulary (\(corpus.vocabularySize)) must equal the model's (\(model.vocabularySize))")
         try require(evaluationSamples >= 1 && evaluationSamples <= sampleCount, "evaluationSamples must be in 1...sampleCount")
         try require(innerLearningRate.isFinite && innerLearningRate > 0, "innerLearningRate must be > 0")
+        try require(blockSeconds.isFinite && blockSeconds > 0, "blockSeconds must be > 0")
+        if case .external = storage {
+            // Real servers stamp objects to the second (HTTP Last-Modified): block times must be
+            // whole seconds, the window wide enough to tell on-time from late, and nothing can
+            // be uploaded in the past.
+            try require(blockSeconds >= 1 && blockSeconds.rounded() == blockSeconds, "with real-time storage blockSeconds must be a whole number ≥ 1")
+            try require(network.uploadWindowSeconds >= 4, "with real-time storage the upload window must be at least 4 s")
+            try require(!adversaries.contains("early"), "the 'early' adversary uploads in the past: it needs a virtual clock (memory or directory storage)")
+        }
         let zoo = Set(adversaryZoo(victim: 0).map(\.role))
         for a in adversaries where !zoo.contains(a) {
             throw NodeError(.invalidConfiguration, "unknown adversary '\(a)' (known: \(zoo.sorted().joined(separator: ", ")))")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Tessera
+import TesseraS3
 import TesseraSimulation
 import TesseraTestKit
 
@@ -9,10 +10,17 @@ struct SimulateCommand: ParsableCommand {
         commandName: "simulate",
         abstract: "Run a whole network — chain, storage, miners, a validator, adversaries — on one machine.",
         discussion: """
-            With no arguments: a LocalChain on a virtual clock, in-memory storage whose timestamps \
-            follow the chain, the synthetic Markov corpus, a small Llama, 6 honest miners, 1 \
+            With no arguments: a LocalChain on a virtual clock, storage in a temporary directory \
+            whose timestamps follow the chain, the synthetic Markov corpus, a small Llama, 6 honest miners, 1 \
             validator and 8 adversaries from the zoo, 45 windows. Prints a per-window table and \
             writes a run directory with report.json, loss.svg and weights.svg.
+
+            --storage s3:ENDPOINT/BUCKET (credentials from AWS_ACCESS_KEY_ID and \
+            AWS_SECRET_ACCESS_KEY) runs against a real S3 server: the chain then advances in real \
+            time (2-second blocks and a 10-second upload window unless --block-seconds and \
+            --upload-window say otherwise; about 14 s per window) and the validator judges \
+            timeliness by the server's own timestamps. Each run writes under its own key prefix \
+            simulate/<time>-<random>/ in the bucket.
             """)
 
     @Option(help: "Windows to run.") var windows: Int?
@@ -26,7 +34,10 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: "Largest codec chunk side.") var chunk: Int?
     @Option(help: "Values kept per chunk.") var topk: Int?
     @Option(help: "Value quantizer: float32, float16, int8, int4, lookup2.") var quantizer: String?
-    @Option(help: "Storage: 'memory' or 'directory:PATH' (timestamps follow the simulated clock).") var storage: String = "memory"
+    @Option(help: "Storage: 'temporary' (a temporary directory), 'memory', 'directory:PATH' (timestamps follow the simulated clock), or 's3:ENDPOINT/BUCKET' (real time, the server's timestamps).") var storage: String = "temporary"
+    @Option(help: "S3 signing region (with --storage s3:…).") var s3Region: String = "us-east-1"
+    @Option(help: "Seconds per chain block (default 12; 2 with S3 storage).") var blockSeconds: Double?
+    @Option(help: "Seconds the upload window stays open (default 70; 10 with S3 storage).") var uploadWindow: Double?
     @Option(help: "Run directory (default: runs/simulate-<time>).") var out: String?
     @Option(help: "Seed of the chain, the model and the baseline.") var seed: UInt64?
     @Option(help: "Outer learning rate.") var outerLr: Float?
@@ -70,13 +81,22 @@ struct SimulateCommand: ParsableCommand {
         if let errorFeedback { c.network.errorFeedbackDecay = errorFeedback }
         c.overlapsCommunication = overlap
         c.baseline = baseline
-        if storage == "memory" {
-            c.storage = .memory
-        } else if storage.hasPrefix("directory:") {
-            c.storage = .directory(String(storage.dropFirst("directory:".count)))
-        } else {
-            throw ValidationError("--storage must be 'memory' or 'directory:PATH' (S3 storage is for `tessera miner` / `tessera validator`)")
+        switch storage {
+        case "temporary": c.storage = .temporaryDirectory
+        case "memory": c.storage = .memory
+        default:
+            if storage.hasPrefix("directory:") {
+                c.storage = .directory(String(storage.dropFirst("directory:".count)))
+            } else if let target = try s3Target() {
+                c.storage = .external("s3:\(target.endpoint)/\(target.bucket)")
+                c.blockSeconds = 2
+                c.network.uploadWindowSeconds = 10
+            } else {
+                throw ValidationError("--storage must be 'temporary', 'memory', 'directory:PATH' or 's3:ENDPOINT/BUCKET'")
+            }
         }
+        if let blockSeconds { c.blockSeconds = blockSeconds }
+        if let uploadWindow { c.network.uploadWindowSeconds = uploadWindow }
         do { try c.validate() } catch let error as NodeError { throw ValidationError(error.message) }
         return c
     }
@@ -95,14 +115,19 @@ struct SimulateCommand: ParsableCommand {
         print("model: dim \(configuration.model.dimension), \(configuration.model.layerCount) layers, vocab \(configuration.model.vocabularySize), context \(configuration.model.contextLength); corpus entropy floor \(String(format: "%.4f", table.entropyFloor)) nats")
         if !quiet { print(table.legend()); print(table.header()) }
         let bar = ProgressBar(total: configuration.windows)
-        let report = try runAsync {
-            try await simulator.run { p in
-                if let w = p.window, !quiet {
-                    FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
-                    print(table.row(w))
-                }
-                bar.render(min(p.completed, p.total), suffix: p.window.map { w in w.validatorLoss.map { String(format: "loss %.4f", $0) } ?? "" } ?? p.phase)
+        let progress: @Sendable (SimulationProgress) -> Void = { p in
+            if let w = p.window, !quiet {
+                FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+                print(table.row(w))
             }
+            bar.render(min(p.completed, p.total), suffix: p.window.map { w in w.validatorLoss.map { String(format: "loss %.4f", $0) } ?? "" } ?? p.phase)
+        }
+        let s3Storage = try makeS3Storage()
+        let report = try runAsync {
+            if let s3Storage {
+                return try await simulator.run(storage: s3Storage.storage, description: s3Storage.description, progress: progress)
+            }
+            return try await simulator.run(progress: progress)
         }
         try Data(try report.json()).write(to: URL(fileURLWithPath: directory + "/report.json"))
         try report.lossChart().render().write(toFile: directory + "/loss.svg", atomically: true, encoding: .utf8)
@@ -110,6 +135,28 @@ struct SimulateCommand: ParsableCommand {
         print("")
         print(Self.summary(report))
         print("run directory: \(directory) (report.json, loss.svg, weights.svg)")
+    }
+
+    /// `s3:ENDPOINT/BUCKET` split at the last `/`, or nil for another storage.
+    func s3Target() throws -> (endpoint: String, bucket: String)? {
+        guard storage.hasPrefix("s3:") else { return nil }
+        let rest = storage.dropFirst(3)
+        guard let slash = rest.lastIndex(of: "/"), rest[rest.index(after: slash)...].count > 0, rest[..<slash].contains("://") else {
+            throw ValidationError("--storage s3: needs ENDPOINT/BUCKET, e.g. s3:http://127.0.0.1:8333/tessera")
+        }
+        return (String(rest[..<slash]), String(rest[rest.index(after: slash)...]))
+    }
+
+    /// The S3 backend under a fresh per-run prefix, when --storage names one.
+    func makeS3Storage() throws -> (storage: PrefixedStorage<S3Storage>, description: String)? {
+        guard let target = try s3Target() else { return nil }
+        guard let credentials = S3Credentials.fromEnvironment() else {
+            throw CLIError("--storage s3: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+        }
+        let configuration = try S3Configuration(endpoint: target.endpoint, bucket: target.bucket, region: s3Region, credentials: credentials)
+        let prefix = "simulate/\(Self.timestamp())-\(UInt32.random(in: 0...UInt32.max))"
+        let storage = try PrefixedStorage(try S3Storage(configuration: configuration), prefix: prefix)
+        return (storage, "s3:\(target.endpoint)/\(target.bucket)/\(prefix)")
     }
 
     static func summary(_ r: SimulationReport) -> String {
