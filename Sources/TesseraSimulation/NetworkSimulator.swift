@@ -94,15 +94,27 @@ public struct NetworkSimulator: Sendable {
         /// The storage stamps with the real clock; the simulator waits for it.
         case realTime
 
+        /// How far behind its schedule a real-time run may fall before it stops: past this, an
+        /// upload planned on time could land late and the run would no longer be the network it
+        /// describes.
+        static let maximumLag = 0.5
+
         /// Brings the storage's clock to `time` (seconds since the epoch): sets the virtual
         /// clock, or sleeps until the real clock has passed it.
-        func reach(_ time: Double) async throws {
+        /// - Throws: ``NodeError`` `.invalidConfiguration` in real time when `onTime` and `time`
+        ///   passed more than ``maximumLag`` seconds ago (the machine cannot keep up with the
+        ///   block time). Blocks may be produced late; uploads may not.
+        func reach(_ time: Double, onTime: Bool = false) async throws {
             switch self {
             case .virtual(let clock):
                 clock.set(Date(timeIntervalSince1970: time))
             case .realTime:
                 let wait = time - Date().timeIntervalSince1970
                 if wait > 0 { try await Task.sleep(nanoseconds: UInt64((wait * 1e9).rounded(.up))) }
+                if onTime, -wait > Self.maximumLag {
+                    let lag = (-wait * 10).rounded() / 10
+                    throw NodeError(.invalidConfiguration, "the real-time simulation fell \(lag) s behind its schedule: this machine cannot keep up with blocks this short (use longer block seconds or a smaller network)")
+                }
             }
         }
     }
@@ -178,7 +190,7 @@ public struct NetworkSimulator: Sendable {
                 }
                 // Uploads land in time order (in real time, each at its planned moment).
                 for item in planned.sorted(by: { ($0.time, $0.uid) < ($1.time, $1.uid) }) {
-                    try await pacing.reach(item.time)
+                    try await pacing.reach(item.time, onTime: true)
                     if item.honest, let miner = miners.first(where: { $0.uid == item.uid }), let upload = prepared[item.uid] {
                         try await miner.upload(upload)
                     } else {
@@ -284,9 +296,15 @@ public struct NetworkSimulator: Sendable {
         for uid in roles.keys {
             weights[String(uid.rawValue)] = r.scores.weights[uid] ?? 0
         }
-        for peer in r.scores.peers { scores[String(peer.uid.rawValue)] = peer.score }
+        var advantages: [String: Double] = [:]
+        var gradientScores: [String: Double] = [:]
+        for peer in r.scores.peers {
+            if let g = peer.gradientScore { gradientScores[String(peer.uid.rawValue)] = g }
+            scores[String(peer.uid.rawValue)] = peer.score
+            if let advantage = peer.ownAdvantage { advantages[String(peer.uid.rawValue)] = advantage }
+        }
         return SimulatedWindow(window: r.window.rawValue, validatorLoss: r.scores.randomLossBefore, minerLosses: minerLosses,
-                               weights: weights, scores: scores, rejected: rejected, aggregated: r.aggregated.map(\.rawValue),
+                               weights: weights, scores: scores, ownAdvantages: advantages, gradientScores: gradientScores, rejected: rejected, aggregated: r.aggregated.map(\.rawValue),
                                weightsSet: r.weightsSet, validatorSeconds: r.seconds)
     }
 

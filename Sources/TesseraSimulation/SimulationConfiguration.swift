@@ -66,7 +66,7 @@ public struct SimulationConfiguration: Codable, Hashable, Sendable {
         network.samplesPerSlice = 16
         network.innerSteps = 2
         network.batchSize = 8
-        network.codec = ChunkedTopKCodec.Configuration(maximumChunkSide: 32, topK: 32)
+        network.codec = ChunkedTopKCodec.Configuration(maximumChunkSide: 32, topK: 64)
         network.checkpointInterval = 5
         self.network = network
         model = LlamaConfiguration(vocabularySize: 64, dimension: 64, layerCount: 2, headCount: 4, keyValueHeadCount: 4,

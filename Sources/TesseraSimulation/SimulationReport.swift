@@ -27,6 +27,13 @@ public struct SimulatedWindow: Codable, Hashable, Sendable {
     public var weights: [String: Double]
     /// The score of every uid after the window.
     public var scores: [String: Double]
+    /// Each evaluated uid's own-data advantage this window (how much more the update improved
+    /// the loss on its own samples than on random ones, relative to the latter): the evidence
+    /// behind the proof-of-data indicator.
+    public var ownAdvantages: [String: Double]
+    /// Each evaluated uid's gradient score this window (relative loss improvement on the
+    /// validator's random samples).
+    public var gradientScores: [String: Double]
     /// Uploads rejected or penalized.
     public var rejected: [Rejection]
     /// The peers aggregated into the outer step.
@@ -40,6 +47,8 @@ public struct SimulatedWindow: Codable, Hashable, Sendable {
         case window, weights, scores, rejected, aggregated
         case validatorLoss = "validator_loss"
         case minerLosses = "miner_losses"
+        case ownAdvantages = "own_advantages"
+        case gradientScores = "gradient_scores"
         case weightsSet = "weights_set"
         case validatorSeconds = "validator_seconds"
     }
