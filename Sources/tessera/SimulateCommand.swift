@@ -106,6 +106,10 @@ struct SimulateCommand: ParsableCommand {
         let configuration = try makeConfiguration()
         let simulator = try NetworkSimulator(configuration: configuration)
         let directory = out ?? "runs/simulate-" + Self.timestamp()
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw CLIError("--out \(directory) exists and is not a directory")
+        }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
 
         let roles = Self.roles(configuration)
