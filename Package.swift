@@ -132,7 +132,7 @@ let package = Package(
         .testTarget(
             name: "TesseraSubtensorTests",
             dependencies: [
-                "TesseraSubtensor", "TesseraChain", "TesseraCore",
+                "TesseraSubtensor", "TesseraChain", "TesseraCore", "TesseraTestKit",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -143,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "TesseraStorageTests",
             dependencies: [
-                "TesseraStorage", "TesseraS3", "TesseraCore",
+                "TesseraStorage", "TesseraS3", "TesseraCore", "TesseraTestKit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -175,7 +175,7 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
                 }
             }
         }
-        if let bad = selected.withUnsafeBufferPointer({ Finite.firstNonFinite($0) }) {
+        if let bad = selected.withUnsafeBufferPointer({ FiniteScan.firstNonFinite($0) }) {
             throw CodecError(.nonFiniteInput, tensor: name, "kept value \(bad) is \(selected[bad])")
         }
         let quantizer = configuration.quantizer

@@ -281,26 +281,3 @@ final class GapHistogram: Sendable {
     var counts: [Int] { storage.withLock { $0 } }
 }
 
-/// Finiteness scans.
-enum Finite {
-    /// The index of the first NaN or infinity in `values`, if any (vectorized: x − x is 0 for
-    /// finite x, NaN otherwise).
-    static func firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
-        guard let p = values.baseAddress else { return nil }
-        let n = values.count
-        var acc = SIMD8<Float>(repeating: 0)
-        var i = 0
-        while i + 8 <= n {
-            let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
-            acc += v - v
-            i += 8
-        }
-        var tail: Float = 0
-        while i < n {
-            tail += p[i] - p[i]
-            i += 1
-        }
-        if acc.sum() + tail == 0 { return nil }
-        return values.firstIndex { !$0.isFinite }
-    }
-}

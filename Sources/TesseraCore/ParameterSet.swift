@@ -270,25 +270,38 @@ public struct ParameterSet: Sendable, Equatable {
     public func norm() -> Double { squaredNorm().squareRoot() }
 
     /// Whether every scalar is finite (no NaN or infinity).
-    /// - Complexity: O(n), vectorized: x − x is 0 for finite x and NaN otherwise.
+    /// - Complexity: O(n), vectorized (``FiniteScan``).
     public var isFinite: Bool {
-        scalars.withUnsafeBufferPointer { buffer in
-            guard let p = buffer.baseAddress else { return true }
-            let n = buffer.count
-            var acc = SIMD8<Float>(repeating: 0)
-            var i = 0
-            while i + 8 <= n {
-                let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
-                acc += v - v
-                i += 8
-            }
-            var tail: Float = 0
-            while i < n {
-                tail += p[i] - p[i]
-                i += 1
-            }
-            return (acc.sum() + tail) == 0
+        scalars.withUnsafeBufferPointer { FiniteScan.allFinite($0) }
+    }
+}
+
+/// Fast finiteness checks over float buffers.
+public enum FiniteScan {
+    /// Whether every value is finite (no NaN or infinity).
+    /// - Complexity: O(n), vectorized: x − x is 0 for finite x and NaN otherwise, so one sum
+    ///   of differences tells.
+    public static func allFinite(_ values: UnsafeBufferPointer<Float>) -> Bool {
+        guard let p = values.baseAddress else { return true }
+        let n = values.count
+        var acc = SIMD8<Float>(repeating: 0)
+        var i = 0
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+            acc += v - v
+            i += 8
         }
+        var tail: Float = 0
+        while i < n {
+            tail += p[i] - p[i]
+            i += 1
+        }
+        return (acc.sum() + tail) == 0
+    }
+
+    /// The index of the first NaN or infinity in `values`, if any.
+    public static func firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
+        allFinite(values) ? nil : values.firstIndex { !$0.isFinite }
     }
 }
 

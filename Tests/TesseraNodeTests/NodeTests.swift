@@ -142,15 +142,7 @@ struct NodeTests {
     }
 
     @Test func theSimulatorRunsATinyNetworkAndReports() async throws {
-        var c = SimulationConfiguration()
-        c.model = LlamaConfiguration(vocabularySize: 32, dimension: 16, layerCount: 1, headCount: 2, keyValueHeadCount: 2, feedForwardDimension: 32, contextLength: 16)
-        c.corpus.vocabularySize = 32
-        c.sampleCount = 10_000
-        c.network.codec = ChunkedTopKCodec.Configuration(maximumChunkSide: 16, topK: 16)
-        c.windows = 4
-        c.honestMiners = 3
-        c.adversaries = ["nan-injector", "late", "copier"]
-        c.evaluationSamples = 16
+        var c = SimulationConfiguration.tiny(windows: 4, honestMiners: 3, adversaries: ["nan-injector", "late", "copier"])
         c.baseline = true
         let report = try await NetworkSimulator(configuration: c).run()
         #expect(report.windows.map(\.window) == [1, 2, 3, 4])
@@ -167,5 +159,22 @@ struct NodeTests {
         }
         let svg = report.lossChart().render()
         #expect(svg.hasPrefix("<svg") && svg.contains("polyline") && svg.hasSuffix("</svg>\n"))
+    }
+}
+
+extension SimulationConfiguration {
+    /// A network small enough for a unit test: a one-layer Llama of width 16 on a 32-token
+    /// vocabulary, 16 × 16 chunks keeping 16 values.
+    static func tiny(windows: Int, honestMiners: Int, adversaries: [String]) -> SimulationConfiguration {
+        var c = SimulationConfiguration()
+        c.model = LlamaConfiguration(vocabularySize: 32, dimension: 16, layerCount: 1, headCount: 2, keyValueHeadCount: 2, feedForwardDimension: 32, contextLength: 16)
+        c.corpus.vocabularySize = 32
+        c.sampleCount = 10_000
+        c.network.codec = ChunkedTopKCodec.Configuration(maximumChunkSide: 16, topK: 16)
+        c.windows = windows
+        c.honestMiners = honestMiners
+        c.adversaries = adversaries
+        c.evaluationSamples = 16
+        return c
     }
 }

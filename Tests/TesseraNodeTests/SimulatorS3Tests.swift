@@ -32,15 +32,7 @@ struct SimulatorS3Tests {
     /// timestamp.
     @Test func realTimeS3RunMatchesTheVirtualClockRun() async throws {
         let server = try #require(SimulationS3Server.settings)
-        var c = SimulationConfiguration()
-        c.model = LlamaConfiguration(vocabularySize: 32, dimension: 16, layerCount: 1, headCount: 2, keyValueHeadCount: 2, feedForwardDimension: 32, contextLength: 16)
-        c.corpus.vocabularySize = 32
-        c.sampleCount = 10_000
-        c.network.codec = ChunkedTopKCodec.Configuration(maximumChunkSide: 16, topK: 16)
-        c.windows = 3
-        c.honestMiners = 2
-        c.adversaries = ["late", "copier", "nan-injector"]
-        c.evaluationSamples = 16
+        var c = SimulationConfiguration.tiny(windows: 3, honestMiners: 2, adversaries: ["late", "copier", "nan-injector"])
         // Generous real-time budget (the debug build trains slowly); a run that falls behind
         // stops with an error instead of producing different results.
         c.blockSeconds = 2
