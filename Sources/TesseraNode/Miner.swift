@@ -29,6 +29,14 @@ public struct GatheredAggregate: Sendable {
     public var used: [UID]
     /// The aggregate (nil when no peer was usable: the model does not move).
     public var aggregate: ParameterSet?
+
+    /// Creates a gathered aggregate (a window with no usable peer when `aggregate` is nil).
+    public init(window: Window, peers: [UID], used: [UID], aggregate: ParameterSet?) {
+        self.window = window
+        self.peers = peers
+        self.used = used
+        self.aggregate = aggregate
+    }
 }
 
 /// A miner: for each window, its slice → H inner steps → pseudo-gradient → error feedback and
@@ -140,6 +148,23 @@ public struct Miner<Model: TrainableModel, Codec: GradientCodec, Sampler: SliceS
         inFlight[window] = encoded.transmitted
         return PreparedUpload(window: window, bytes: try WireFormat.serialize(encoded.compressed),
                               meanLoss: lossSum / Double(parameters.innerSteps), tokens: tokens, sampleIDs: ids)
+    }
+
+    /// The residual the outer optimizer has not transmitted yet (nil before the first window).
+    /// Save it when the process stops and give it back to ``restoreErrorFeedback(_:)`` after a
+    /// restart: otherwise that part of the miner's past work is never sent.
+    public var errorFeedback: ParameterSet? { outer.errorFeedback }
+
+    /// Restores a residual saved by ``errorFeedback``.
+    /// - Throws: ``NodeError`` `.invalidCheckpoint` if its layout is not the model's or it holds
+    ///   a non-finite value.
+    public mutating func restoreErrorFeedback(_ residual: ParameterSet) throws {
+        guard residual.layout == model.parameters.layout else {
+            throw NodeError(.invalidCheckpoint, "the saved error feedback does not match the model's layout")
+        }
+        do { try outer.restoreErrorFeedback(residual) } catch {
+            throw NodeError(.invalidCheckpoint, "the saved error feedback is unusable: \(error)")
+        }
     }
 
     /// Puts the upload under `gradient/{window}/{uid}` (retried on transient failures).

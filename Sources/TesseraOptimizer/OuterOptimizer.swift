@@ -45,6 +45,19 @@ public struct SparseLoCo<Codec: GradientCodec>: OuterOptimizer {
         self.outerLearningRate = outerLearningRate
     }
 
+    /// Sets the residual, e.g. one saved by a process that is restarting, so that the error it
+    /// had not yet transmitted is not lost.
+    /// - Throws: ``OptimizerError`` `.layoutMismatch` if a residual of another layout is already
+    ///   held, `.nonFiniteValue` if `residual` holds a NaN or infinity.
+    public mutating func restoreErrorFeedback(_ residual: ParameterSet) throws {
+        if let existing = errorFeedback, existing.layout != residual.layout {
+            throw OptimizerError(.layoutMismatch, "the restored error feedback's layout differs from the one in use")
+        }
+        try OptimizerChecks.requireFinite(residual)
+        errorFeedback = residual
+        errorFeedbackBound = Double(OuterKernels.maximumMagnitude(residual))
+    }
+
     static func validate(decay: Float, rate: Float) throws {
         guard (0...1).contains(decay) else { throw OptimizerError(.invalidHyperparameter, "error-feedback decay must be in [0, 1], got \(decay)") }
         guard rate >= 0, rate.isFinite else { throw OptimizerError(.invalidHyperparameter, "outer learning rate must be finite and ≥ 0, got \(rate)") }

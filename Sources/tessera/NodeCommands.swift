@@ -84,12 +84,14 @@ struct MinerCommand: ParsableCommand {
         commandName: "miner",
         abstract: "Run a miner process: train each window's slice, upload, gather, take the outer step.")
     @OptionGroup var options: ClusterNodeOptions
+    @Option(help: "Keep the miner's error feedback here across restarts (saved on shutdown, restored on start).") var stateDir: String?
 
     func run() throws {
         let logger = options.logger("tessera.miner.\(options.hotkey)")
         let file = try ClusterFile.load(options.cluster)
         let storage = AnyStorageBackend(try options.storage.makeStorage())
         let options = options
+        let stateDir = stateDir
         try runService(logger) {
             let chain = try await file.makeChain()
             let client = chain.client(as: Hotkey(rawValue: options.hotkey))
@@ -106,10 +108,27 @@ struct MinerCommand: ParsableCommand {
             let first = Window(rawValue: current.rawValue + 1)
             let replayed = try await miner.catchUp(before: first)
             logger.info("miner uid \(miner.uid) starts at window \(first) (caught up \(replayed) windows)")
+            let feedbackPath = stateDir.map { $0 + "/error-feedback.safetensors" }
+            if let feedbackPath, let data = FileManager.default.contents(atPath: feedbackPath) {
+                do {
+                    let (saved, residual) = try ModelCheckpoint.decode([UInt8](data), layout: miner.model.parameters.layout)
+                    try miner.restoreErrorFeedback(residual)
+                    logger.info("restored the error feedback saved after window \(saved)")
+                } catch {
+                    logger.warning("ignoring the saved error feedback at \(feedbackPath): \(error)")
+                }
+            }
             do {
                 try await miner.run(from: first, windows: options.windows, pollSeconds: options.pollSeconds) { logger.info("\($0)") }
             } catch is CancellationError {
                 logger.info("shutting down: the last window's work is abandoned; the network state lives in storage")
+            }
+            if let stateDir, let feedbackPath, let residual = miner.errorFeedback {
+                // Written beside and renamed over, so a crash mid-write leaves the old file.
+                try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
+                let bytes = try ModelCheckpoint.encode(residual, window: miner.appliedWindow ?? Window(rawValue: 0))
+                try Data(bytes).write(to: URL(fileURLWithPath: feedbackPath), options: .atomic)
+                logger.info("saved the error feedback to \(feedbackPath)")
             }
         }
     }

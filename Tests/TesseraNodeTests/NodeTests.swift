@@ -141,6 +141,47 @@ struct NodeTests {
         #expect(late.model.parameters.scalars == outcome.parameters)
     }
 
+    /// A miner that restarts with its saved error feedback sends exactly what it would have
+    /// sent without the restart; without the saved feedback it sends something else. (A
+    /// stateless inner optimizer, plain SGD, so that the error feedback is the only state.)
+    @Test func aRestartedMinerResumesWithItsSavedErrorFeedback() async throws {
+        let (_, _, storage, chain) = try await NetworkFixture.runKeepingState(windows: 5)
+        let p = NetworkFixture.parameters
+        _ = try await chain.register("restarting-miner", netuid: p.netuid)
+        let corpus = try SyntheticCorpus(configuration: .init(vocabularySize: 16, support: 4, seed: 3), sampleLength: 8, sampleCount: 4096)
+        func makeMiner() async throws -> Miner<LlamaModel, ChunkedTopKCodec, DeterministicSliceSampler, InMemoryStorage, LocalChainClient> {
+            var miner = try await Miner(parameters: p, hotkey: "restarting-miner", model: try LlamaModel(configuration: NetworkFixture.model, seed: 2),
+                                        innerOptimizer: try SGD(learningRate: 0.05), codec: Self.codec,
+                                        sampler: try DeterministicSliceSampler(count: 8, sampleCount: 4096), data: corpus, storage: storage,
+                                        chain: chain.client(as: "restarting-miner"))
+            _ = try await miner.catchUp(before: 6)
+            return miner
+        }
+        let seed6 = chain.blockInfo(p.firstBlock(of: 6)).hash, seed7 = chain.blockInfo(p.firstBlock(of: 7)).hash
+        // Window 6 closes with nobody aggregated: the model stays, only the feedback moved.
+        let empty = GatheredAggregate(window: 6, peers: [], used: [], aggregate: nil)
+        var uninterrupted = try await makeMiner()
+        _ = try uninterrupted.train(window: 6, seed: seed6)
+        try uninterrupted.apply(empty)
+        let saved = try ModelCheckpoint.encode(try #require(uninterrupted.errorFeedback), window: 6)
+        let expected = try uninterrupted.train(window: 7, seed: seed7).bytes
+
+        var restarted = try await makeMiner()
+        try restarted.apply(empty)
+        let (_, residual) = try ModelCheckpoint.decode(saved, layout: restarted.model.parameters.layout)
+        try restarted.restoreErrorFeedback(residual)
+        #expect(try restarted.train(window: 7, seed: seed7).bytes == expected)
+
+        var fresh = try await makeMiner()
+        try fresh.apply(empty)
+        #expect(try fresh.train(window: 7, seed: seed7).bytes != expected)
+
+        // Invalid residuals are typed errors and change nothing.
+        var bad = residual
+        bad.withUnsafeMutableBufferPointer { $0[0] = .nan }
+        #expect(throws: NodeError.self) { try fresh.restoreErrorFeedback(bad) }
+    }
+
     @Test func theSimulatorRunsATinyNetworkAndReports() async throws {
         var c = SimulationConfiguration.tiny(windows: 4, honestMiners: 3, adversaries: ["nan-injector", "late", "copier"])
         c.baseline = true
