@@ -270,13 +270,15 @@ public struct GauntletScorer: Scorer {
     /// Losses before and after applying `update` at the evaluation scale; the model is restored
     /// exactly afterwards. Returns the gradient score, the indicator and the own-data advantage
     /// (the t statistic under ``GauntletConfiguration/indicatorMinimumT``, else the difference
-    /// of relative improvements over the random one's magnitude). Batch losses for the gradient
-    /// score; with the t-test, also each own and random sample on its own.
+    /// of relative improvements over the random one's magnitude). A batch loss for the gradient
+    /// score; with the t-test, each own and random sample on its own, else the own samples as a
+    /// batch.
     private func evaluate(
         _ update: SparseUpdate, ownIDs: [UInt64], data: any TokenBatchProvider, randomBatch: TokenBatch,
         randomBefore: Double, randomSingles: [(batch: TokenBatch, before: Double)], model: inout any TrainableModel
     ) throws -> (Double, Double, Double?) {
-        let ownBatch = ownIDs.isEmpty ? nil : try data.tokenBatch(ownIDs)
+        // The own samples as one batch serve only the margin rule; the t-test measures them one by one.
+        let ownBatch = ownIDs.isEmpty || configuration.indicatorMinimumT != nil ? nil : try data.tokenBatch(ownIDs)
         var ownBefore: Double?
         if let ownBatch { ownBefore = Double(try model.loss(ownBatch)) }
         let ownSingles = try configuration.indicatorMinimumT == nil ? [] : ownIDs.map { try data.tokenBatch([$0]) }

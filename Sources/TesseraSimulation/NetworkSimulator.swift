@@ -276,12 +276,9 @@ public struct NetworkSimulator: Sendable {
     /// Produces `blocks` blocks; the storage's clock then reads the last one's timestamp (in
     /// real time: the run waits until then, so no block is stamped in the future).
     private func advance(_ chain: LocalChain, by blocks: UInt64, pacing: Pacing) async throws {
-        if case .realTime = pacing {
-            let head = await chain.headNumber
-            try await pacing.reach(chain.blockInfo(head + blocks).timestamp)
-        }
-        let block = try await chain.advance(blocks: blocks)
-        try await pacing.reach(block.timestamp)
+        let head = await chain.headNumber
+        try await pacing.reach(chain.blockInfo(head + blocks).timestamp)
+        try await chain.advance(blocks: blocks)
     }
 
     static func record(_ r: ValidatorWindowReport, roles: [UID: String], minerLosses: [String: Double]) -> SimulatedWindow {
