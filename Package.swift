@@ -47,8 +47,11 @@ let package = Package(
             providers: [.apt(["libsodium-dev"])]
         ),
 
+        // Run-time dispatched vector kernels (AVX-512 / AVX2 / portable) and non-temporal stores:
+        // per-function target attributes, no global flags. Used through TesseraCore's VectorKernels.
+        .target(name: "CTesseraKernels"),
         // Protocols and value types every other module shares.
-        .target(name: "TesseraCore"),
+        .target(name: "TesseraCore", dependencies: ["CTesseraKernels"]),
         // Tensor engine, autodiff, the reference Llama model, safetensors.
         .target(name: "TesseraTensor", dependencies: ["TesseraCore", "CBLAS"]),
         // Gradient codec, wire format, decode limits, aggregators.
@@ -126,7 +129,7 @@ let package = Package(
         .testTarget(name: "TesseraOptimizerTests", dependencies: ["TesseraOptimizer", "TesseraCore", "TesseraCodec"]),
         .testTarget(name: "TesseraCodecTests", dependencies: ["TesseraCodec", "TesseraCore"], resources: [.copy("Golden")]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CZstd"]),
-        .testTarget(name: "TesseraScoringTests", dependencies: ["TesseraScoring", "TesseraTestKit", "Tessera"], exclude: ["make_openskill_vectors.py"]),
+        .testTarget(name: "TesseraScoringTests", dependencies: ["TesseraScoring", "TesseraTestKit", "Tessera"], exclude: ["make_openskill_vectors.py", "make_welch_vectors.py"]),
         .testTarget(name: "TesseraChainTests", dependencies: ["TesseraChain", "TesseraCore"]),
         .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "Tessera", "TesseraTestKit", "TesseraSimulation", "TesseraS3"]),
         .testTarget(
@@ -159,7 +162,7 @@ let package = Package(
     ]
 )
 
-for target in package.targets where [.executable, .test, .regular].contains(target.type) {
+for target in package.targets where [.executable, .test, .regular].contains(target.type) && target.name != "CTesseraKernels" {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))

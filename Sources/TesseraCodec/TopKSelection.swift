@@ -1,3 +1,5 @@
+import TesseraCore
+
 /// Per-chunk top-k selection by magnitude with a deterministic tie-break.
 ///
 /// Each element gets the 64-bit key `(bits(|v|) << 32) | (0xFFFFFFFF − local)`: larger
@@ -114,8 +116,7 @@ enum TopKSelection {
             let m = gatherCandidates(base, rowStride: rowStride, rowCount: rowCount, columnCount: columnCount, floor: floor,
                                      localBase: 0, candidates: scratch.candidates, values: scratch.candidateValues)
             if m >= k {
-                let kth = selectCandidates(scratch.candidates, scratch.candidateValues, count: m, k: k, keys: scratch.keys,
-                                           indices: indices, selected: selected)
+                let kth = selectCandidates(scratch.candidates, scratch.candidateValues, count: m, k: k, indices: indices, selected: selected)
                 scratch.guess = nextGuess(kthMagnitudeBits: kth)
                 return
             }
@@ -126,62 +127,6 @@ enum TopKSelection {
         let threshold = select(scratch.values, count: n, k: k, histogram: scratch.histogram, scratch: scratch.keys,
                                indices: indices, selected: selected)
         scratch.guess = nextGuess(kthMagnitudeBits: UInt32(truncatingIfNeeded: threshold >> 32))
-    }
-
-    /// `e[i] ← decay · e[i] + delta[i]` for i < count, then the candidates among the new values
-    /// as ``gatherCandidates(_:rowStride:rowCount:columnCount:floor:localBase:candidates:values:)``
-    /// (none when `floor` is 0).
-    @inline(__always)
-    static func foldAndGather(
-        _ e: UnsafeMutablePointer<Float>, _ delta: UnsafePointer<Float>, decay: Float, count: Int, floor: UInt32, localBase: Int,
-        candidates: UnsafeMutablePointer<UInt16>, values: UnsafeMutablePointer<Float>
-    ) -> Int {
-        let raw = UnsafeMutableRawPointer(e), draw = UnsafeRawPointer(delta)
-        var c = 0
-        if floor == 0 {
-            while c + 8 <= count {
-                let a = decay * raw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD4<Float>.self) + draw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD4<Float>.self)
-                let b = decay * raw.loadUnaligned(fromByteOffset: 4 * c + 16, as: SIMD4<Float>.self) + draw.loadUnaligned(fromByteOffset: 4 * c + 16, as: SIMD4<Float>.self)
-                raw.storeBytes(of: a, toByteOffset: 4 * c, as: SIMD4<Float>.self)
-                raw.storeBytes(of: b, toByteOffset: 4 * c + 16, as: SIMD4<Float>.self)
-                c += 8
-            }
-            while c < count {
-                e[c] = decay * e[c] + delta[c]
-                c += 1
-            }
-            return 0
-        }
-        let magnitude = SIMD4<Int32>(repeating: 0x7FFF_FFFF)
-        let below = SIMD4<Int32>(repeating: Int32(bitPattern: floor &- 1))
-        var m = 0
-        while c + 8 <= count {
-            let a = decay * raw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD4<Float>.self) + draw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD4<Float>.self)
-            let b = decay * raw.loadUnaligned(fromByteOffset: 4 * c + 16, as: SIMD4<Float>.self) + draw.loadUnaligned(fromByteOffset: 4 * c + 16, as: SIMD4<Float>.self)
-            raw.storeBytes(of: a, toByteOffset: 4 * c, as: SIMD4<Float>.self)
-            raw.storeBytes(of: b, toByteOffset: 4 * c + 16, as: SIMD4<Float>.self)
-            let hits = unsafeBitCast(unsafeBitCast(a, to: SIMD4<Int32>.self) & magnitude .> below, to: SIMD4<Int32>.self)
-                | unsafeBitCast(unsafeBitCast(b, to: SIMD4<Int32>.self) & magnitude .> below, to: SIMD4<Int32>.self)
-            let words = unsafeBitCast(hits, to: SIMD2<UInt64>.self)
-            if words[0] | words[1] != 0 {
-                let index = localBase &+ c
-                append(a[0], index, floor, candidates, values, &m)
-                append(a[1], index &+ 1, floor, candidates, values, &m)
-                append(a[2], index &+ 2, floor, candidates, values, &m)
-                append(a[3], index &+ 3, floor, candidates, values, &m)
-                append(b[0], index &+ 4, floor, candidates, values, &m)
-                append(b[1], index &+ 5, floor, candidates, values, &m)
-                append(b[2], index &+ 6, floor, candidates, values, &m)
-                append(b[3], index &+ 7, floor, candidates, values, &m)
-            }
-            c += 8
-        }
-        while c < count {
-            e[c] = decay * e[c] + delta[c]
-            append(e[c], localBase &+ c, floor, candidates, values, &m)
-            c += 1
-        }
-        return m
     }
 
     @inline(__always)
@@ -244,11 +189,11 @@ enum TopKSelection {
     }
 
     /// The top `k` of `m ≥ k` candidates (a superset of the chunk's top k, ascending local
-    /// order); returns the k-th largest magnitude's bits. `keys` holds m keys.
+    /// order); returns the k-th largest magnitude's bits.
     @inline(__always)
     static func selectCandidates(
         _ candidates: UnsafePointer<UInt16>, _ values: UnsafePointer<Float>, count m: Int, k: Int,
-        keys: UnsafeMutablePointer<UInt64>, indices: UnsafeMutablePointer<UInt16>, selected: UnsafeMutablePointer<Float>
+        indices: UnsafeMutablePointer<UInt16>, selected: UnsafeMutablePointer<Float>
     ) -> UInt32 {
         if m == k {
             var smallest = UInt32.max
@@ -259,15 +204,7 @@ enum TopKSelection {
             }
             return smallest
         }
-        for c in 0..<m { keys[c] = key(values[c], local: Int(candidates[c])) }
-        let threshold = kthLargest(keys, count: m, k: k)
-        var out = 0
-        for c in 0..<m where key(values[c], local: Int(candidates[c])) >= threshold {
-            indices[out] = candidates[c]
-            selected[out] = values[c]
-            out += 1
-        }
-        return UInt32(truncatingIfNeeded: threshold >> 32)
+        return VectorKernels.selectTopK(indices: candidates, values: values, count: m, k: k, selectedIndices: indices, selectedValues: selected)
     }
 
     /// Per-thread buffers for ``selectBand(_:geometry:chunks:k:scratch:indices:selected:)``:
@@ -283,7 +220,8 @@ enum TopKSelection {
         let guesses: UnsafeMutablePointer<UInt32>
         var chunk: Scratch
 
-        /// Elements between two chunks' candidate lists: padded so that the lists of a band do
+        /// Elements between two chunks' candidate lists: room for the 16 entries a vector
+        /// kernel may write past a full list, padded so that the lists of a band do
         /// not start at multiples of 4 KiB apart (which would pile them onto the same L1 sets).
         static func stride(_ chunkSize: Int) -> Int { chunkSize + 40 }
 
@@ -335,26 +273,16 @@ enum TopKSelection {
                 scratch.floors[c] = scratch.guesses[c]
             }
             let bandBase = input + band * g.chunkRows * g.columns
+            let bandDelta = fold.map { $0.delta + band * g.chunkRows * g.columns }
             for r in 0..<g.chunkRows {
-                let row = bandBase + r * g.columns
-                if let fold {
-                    let deltaRow = fold.delta + band * g.chunkRows * g.columns + r * g.columns
-                    for c in first..<last {
-                        let offset = c * stride
-                        scratch.counts[c] += foldAndGather(
-                            row + c * g.chunkColumns, deltaRow + c * g.chunkColumns, decay: fold.decay, count: g.chunkColumns,
-                            floor: scratch.floors[c], localBase: r * g.chunkColumns,
-                            candidates: scratch.candidates + offset + scratch.counts[c], values: scratch.candidateValues + offset + scratch.counts[c])
-                    }
-                    continue
-                }
-                for c in first..<last where scratch.floors[c] != 0 {
-                    let offset = c * stride
-                    scratch.counts[c] += gatherCandidates(
-                        row + c * g.chunkColumns, rowStride: 0, rowCount: 1, columnCount: g.chunkColumns, floor: scratch.floors[c],
-                        localBase: r * g.chunkColumns,
-                        candidates: scratch.candidates + offset + scratch.counts[c], values: scratch.candidateValues + offset + scratch.counts[c])
-                }
+                // One call per row of the band run: fold (if asked) and gather every chunk's
+                // candidates from the row's segments, in the vector kernel the CPU supports.
+                let offset = r * g.columns + first * g.chunkColumns
+                VectorKernels.foldAndGatherRow(
+                    bandBase + offset, fold: bandDelta.map { ($0 + offset, fold!.decay) }, segments: last - first,
+                    segmentLength: g.chunkColumns, floors: scratch.floors + first, localBase: r * g.chunkColumns,
+                    candidates: scratch.candidates + first * stride, values: scratch.candidateValues + first * stride,
+                    stride: stride, counts: scratch.counts + first)
             }
             for c in first..<last {
                 let id = band * perRow + c
@@ -362,7 +290,7 @@ enum TopKSelection {
                 let m = scratch.counts[c]
                 if scratch.floors[c] != 0, m >= k {
                     let kth = selectCandidates(scratch.candidates + c * stride, scratch.candidateValues + c * stride, count: m, k: k,
-                                               keys: scratch.chunk.keys, indices: out, selected: sel)
+                                               indices: out, selected: sel)
                     scratch.guesses[c] = nextGuess(kthMagnitudeBits: kth)
                 } else {
                     let origin = g.chunkOrigin(id)

@@ -283,19 +283,7 @@ enum OuterKernels {
     /// The largest bits(|v|) in `values` (NaNs above +∞).
     static func maximumMagnitudeBits(_ values: UnsafeBufferPointer<Float>) -> UInt32 {
         guard let p = values.baseAddress else { return 0 }
-        let magnitude = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
-        var bits = SIMD8<UInt32>(repeating: 0)
-        var i = 0
-        while i + 8 <= values.count {
-            bits = pointwiseMax(bits, UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<UInt32>.self) & magnitude)
-            i += 8
-        }
-        var top = bits.max()
-        while i < values.count {
-            top = max(top, p[i].bitPattern & 0x7FFF_FFFF)
-            i += 1
-        }
-        return top
+        return VectorKernels.maximumMagnitudeBits(p, count: values.count)
     }
 
     static func magnitude(bits: UInt32) -> Float { bits >= 0x7F80_0000 ? .infinity : Float(bitPattern: bits) }
