@@ -7,6 +7,7 @@
 #include "CTesseraKernels.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #pragma STDC FP_CONTRACT OFF
@@ -73,7 +74,7 @@ tessera_kernels_level tessera_kernels_level_supported(void) {
 
 tessera_kernels_level tessera_kernels_set_level(tessera_kernels_level requested) {
     pthread_once(&setup_once, setup);
-    int chosen = requested < (int)supported_level ? (int)requested : (int)supported_level;
+    int chosen = (int)requested < (int)supported_level ? (int)requested : (int)supported_level;
     if (chosen < 0) chosen = TESSERA_KERNELS_PORTABLE;
     __atomic_store_n(&active_level, chosen, __ATOMIC_RELAXED);
     return (tessera_kernels_level)chosen;
@@ -416,6 +417,62 @@ uint32_t tessera_max_magnitude_bits(const float *x, size_t count) {
     }
 }
 
+// MARK: Dense composition
+//
+// The band's entries are first bucketed by row (a stable counting sort, so a repeated index
+// keeps its last value), then each row is built in a zeroed buffer the size of one row (it
+// stays in cache): the row's entries are scattered into it, the row is copied out once
+// (non-temporal stores when streaming), and only the slots just written are cleared again.
+// No branch depends on the data.
+
+static void copy_row(float *destination, const float *source, size_t count, int streaming);
+
+int tessera_compose_band(float *out, size_t stride, size_t rows, size_t width, size_t segments,
+                         const uint16_t *indices, const float *values, size_t k, int streaming) {
+    const size_t columns = width * segments, entries = segments * k, chunk = rows * width;
+    float *row = calloc(columns ? columns : 1, sizeof(float));
+    size_t *starts = calloc(rows + 1, sizeof(size_t));
+    uint32_t *row_of = malloc((entries ? entries : 1) * sizeof(uint32_t));
+    uint32_t *column_of = malloc((entries ? entries : 1) * sizeof(uint32_t));
+    float *value_of = malloc((entries ? entries : 1) * sizeof(float));
+    int ok = row && starts && row_of && column_of && value_of;
+    // index / width for index < 2^16 and width <= 2^16: (index * m) >> 40, m = 2^40 / width + 1.
+    const uint64_t reciprocal = ((uint64_t)1 << 40) / (width ? width : 1) + 1;
+    for (size_t j = 0; ok && j < entries; j++) {
+        size_t index = indices[j];
+        if (index >= chunk) ok = 0;
+        uint32_t r = (uint32_t)(((uint64_t)index * reciprocal) >> 40);
+        row_of[j] = r;
+        starts[r + 1] += ok;
+    }
+    if (ok) {
+        for (size_t r = 0; r < rows; r++) starts[r + 1] += starts[r];
+        for (size_t s = 0; s < segments; s++) {
+            for (size_t j = s * k; j < (s + 1) * k; j++) {
+                uint32_t r = row_of[j];
+                size_t p = starts[r]++;
+                column_of[p] = (uint32_t)(s * width + indices[j] - (size_t)r * width);
+                value_of[p] = values[j];
+            }
+        }
+        // starts[r] now holds the end of row r's entries, which is where row r + 1's begin.
+        size_t begin = 0;
+        for (size_t r = 0; r < rows; r++) {
+            size_t end = starts[r];
+            for (size_t p = begin; p < end; p++) row[column_of[p]] = value_of[p];
+            copy_row(out + r * stride, row, columns, streaming);
+            for (size_t p = begin; p < end; p++) row[column_of[p]] = 0;
+            begin = end;
+        }
+    }
+    free(row);
+    free(starts);
+    free(row_of);
+    free(column_of);
+    free(value_of);
+    return ok;
+}
+
 // MARK: Streaming stores
 
 #if TESSERA_X86
@@ -459,4 +516,12 @@ void tessera_store_fence(void) {
 #else
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 #endif
+}
+
+static void copy_row(float *destination, const float *source, size_t count, int streaming) {
+    if (streaming) {
+        tessera_stream_floats(destination, source, count);
+    } else {
+        memcpy(destination, source, count * sizeof(float));
+    }
 }

@@ -1,4 +1,10 @@
 public import TesseraCore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// SparseLoCo's codec: each tensor cut into chunks (``ChunkGeometry``), optionally DCT-II
 /// transformed (DeMo), the top-k entries by magnitude kept per chunk (lower index wins ties),
@@ -234,7 +240,110 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
         return try results.flatMap { $0 }.map { try $0.get() }
     }
 
-    private func decodeTensor(_ t: CompressedTensor) throws -> SparseTensor {
+    /// Decodes an update straight to its dense form: the same result, and the same error on a
+    /// bad update, as ``decode(_:layout:)`` followed by ``SparseUpdate/dense(layout:)``, in one
+    /// pass. Large Rice-coded tensors are written band by band while later bands' indices are
+    /// still being decoded (one thread decodes, the other writes, then both write), with
+    /// non-temporal stores when the output is larger than the caches.
+    /// - Throws: ``CodecError`` as ``decode(_:layout:)``.
+    /// - Complexity: O(parameters).
+    public func decodeDense(_ update: CompressedUpdate, layout: ParameterLayout) throws -> ParameterSet {
+        guard configuration.transform == .none, update.transform == .none else {
+            return try decode(update, layout: layout).dense(layout: layout)
+        }
+        try Layouts.requireMatch(update.tensors.map { ($0.name, $0.shape) }, layout)
+        let streaming = layout.scalarCount * MemoryLayout<Float>.size >= DenseComposer.streamingThreshold
+        var failure: (any Error)?
+        let dense = ParameterSet(layout: layout) { flat in
+            for (index, (tensor, descriptor)) in zip(update.tensors, layout.descriptors).enumerated() {
+                do {
+                    try decodeDense(tensor, into: flat.baseAddress! + descriptor.offset, streaming: streaming)
+                } catch {
+                    failure = error
+                    // The set is discarded; its remaining elements still get defined values.
+                    for rest in layout.descriptors[index...] { (flat.baseAddress! + rest.offset).initialize(repeating: 0, count: rest.count) }
+                    return
+                }
+            }
+        }
+        if let failure { throw failure }
+        return dense
+    }
+
+    /// Writes every element of one tensor's dense form at `base`.
+    private func decodeDense(_ t: CompressedTensor, into base: UnsafeMutablePointer<Float>, streaming: Bool) throws {
+        let (g, k) = try checkHeader(t)
+        let perRow = g.chunksPerRow, bands = g.chunkCount == 0 ? 0 : g.rows / g.chunkRows
+        let pipelined = t.indexCoding == .rice && bands >= 2 && g.elementCount >= DenseComposer.pipelineThreshold
+            && ParallelLoop.maximumThreads >= 2
+        guard pipelined else {
+            let sparse = try decodeTensor(t)
+            if g.chunkCount == 0 {
+                base.initialize(repeating: 0, count: g.elementCount)
+            } else {
+                DenseComposer.fill(sparse, into: base, streaming: streaming)
+            }
+            return
+        }
+        let kept = g.chunkCount * k
+        let indices = UnsafeMutablePointer<UInt16>.allocate(capacity: kept)
+        let values = UnsafeMutablePointer<Float>.allocate(capacity: kept)
+        defer {
+            indices.deallocate()
+            values.deallocate()
+        }
+        let progress = DecodeProgress()
+        nonisolated(unsafe) var indexError: (any Error)?
+        nonisolated(unsafe) var valueError: (any Error)?
+        t.indexBytes.withUnsafeBytes { indexBytes in
+            // Part 0 decodes indices band by band and publishes each; part 1 decodes the values,
+            // then writes published bands. Part 0 never waits for part 1, so the two parts are
+            // correct even when one thread runs them one after the other.
+            ParallelLoop.forEach(count: 2) { part in
+                if part == 0 {
+                    do {
+                        var decoder = RiceDecoder(indexBytes, parameter: t.riceParameter, k: k, chunkSize: g.chunkSize, tensor: t.name)
+                        for band in 0..<bands {
+                            try decoder.decode(chunks: band * perRow..<(band + 1) * perRow, into: indices)
+                            progress.decodedBands.store(band + 1, ordering: .releasing)
+                        }
+                        try decoder.finish()
+                    } catch {
+                        indexError = error
+                        progress.failed.store(true, ordering: .releasing)
+                        return
+                    }
+                    if progress.valuesReady.load(ordering: .acquiring) {
+                        progress.compose(indices, values, geometry: g, k: k, bands: bands, into: base, streaming: streaming)
+                    }
+                } else {
+                    do {
+                        try decodeValues(t, count: kept, into: values)
+                    } catch {
+                        valueError = error
+                        progress.failed.store(true, ordering: .releasing)
+                        return
+                    }
+                    progress.valuesReady.store(true, ordering: .releasing)
+                    progress.compose(indices, values, geometry: g, k: k, bands: bands, into: base, streaming: streaming)
+                }
+            }
+        }
+        // The same precedence as the sequential decoder: indices are checked before values.
+        if let indexError { throw indexError }
+        if let valueError { throw valueError }
+        if progress.incomplete.load(ordering: .acquiring) {
+            // The kernel could not allocate a row buffer for some band: write the tensor again.
+            let sparse = SparseTensor(name: t.name, shape: t.shape, geometry: g, k: k,
+                                      indices: Array(UnsafeBufferPointer(start: indices, count: kept)),
+                                      values: Array(UnsafeBufferPointer(start: values, count: kept)))
+            DenseComposer.fillBands(sparse, into: base)
+        }
+    }
+
+    /// Checks one tensor's header against the network's codec and the decode limits, in the
+    /// order the decoder reports problems; returns the tensor's chunking and k.
+    private func checkHeader(_ t: CompressedTensor) throws -> (geometry: ChunkGeometry, k: Int) {
         let (g, k) = plan(for: t.shape)
         guard t.geometry == g else {
             throw CodecError(.layoutMismatch, tensor: t.name, "chunks \(t.geometry.chunkRows)×\(t.geometry.chunkColumns) differ from the network's \(g.chunkRows)×\(g.chunkColumns)")
@@ -251,35 +360,81 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
         guard t.valueBytes.count == t.quantizer.packedByteCount(kept) else {
             throw CodecError(.wrongIndexCount, tensor: t.name, "\(t.valueBytes.count) value bytes for \(kept) values of \(t.quantizer)")
         }
+        switch t.indexCoding {
+        case .packed12:
+            guard t.riceParameter == 0 else {
+                throw CodecError(.malformedHeader, tensor: t.name, "Rice parameter \(t.riceParameter) on 12-bit indices must be 0")
+            }
+            guard t.indexBytes.count == IndexStream.packed12ByteCount(kept) else {
+                throw CodecError(.wrongIndexCount, tensor: t.name, "\(t.indexBytes.count) index bytes for \(kept) 12-bit indices")
+            }
+        case .rice:
+            guard (0...15).contains(t.riceParameter) else {
+                throw CodecError(.malformedHeader, tensor: t.name, "Rice parameter \(t.riceParameter) is outside 0…15")
+            }
+        }
+        return (g, k)
+    }
+
+    /// Decodes and checks `count` values.
+    private func decodeValues(_ t: CompressedTensor, count: Int, into values: UnsafeMutablePointer<Float>) throws {
+        try t.valueBytes.withUnsafeBytes { raw in
+            try Quantization.decode(t.quantizer, t.quantization, packed: raw, count: count, into: values,
+                                    maximumMagnitude: limits.maximumMagnitude, tensor: t.name)
+        }
+    }
+
+    private func decodeTensor(_ t: CompressedTensor) throws -> SparseTensor {
+        let (g, k) = try checkHeader(t)
+        let kept = g.chunkCount * k
         var indices = [UInt16](repeating: 0, count: kept)
         try indices.withUnsafeMutableBufferPointer { ib in
             try t.indexBytes.withUnsafeBytes { raw in
                 switch t.indexCoding {
                 case .packed12:
-                    guard t.riceParameter == 0 else {
-                        throw CodecError(.malformedHeader, tensor: t.name, "Rice parameter \(t.riceParameter) on 12-bit indices must be 0")
-                    }
-                    guard raw.count == IndexStream.packed12ByteCount(kept) else {
-                        throw CodecError(.wrongIndexCount, tensor: t.name, "\(raw.count) index bytes for \(kept) 12-bit indices")
-                    }
                     try IndexStream.unpack12(raw, count: kept, into: ib.baseAddress!, tensor: t.name)
                     try IndexStream.validateAscending(ib.baseAddress!, chunkCount: g.chunkCount, k: k, chunkSize: g.chunkSize, tensor: t.name)
                 case .rice:
-                    guard (0...15).contains(t.riceParameter) else {
-                        throw CodecError(.malformedHeader, tensor: t.name, "Rice parameter \(t.riceParameter) is outside 0…15")
-                    }
                     try IndexStream.riceDecode(raw, parameter: t.riceParameter, chunkCount: g.chunkCount, k: k, chunkSize: g.chunkSize, into: ib.baseAddress!, tensor: t.name)
                 }
             }
         }
         var values = [Float](repeating: 0, count: kept)
-        try values.withUnsafeMutableBufferPointer { vb in
-            try t.valueBytes.withUnsafeBytes { raw in
-                try Quantization.decode(t.quantizer, t.quantization, packed: raw, count: kept, into: vb.baseAddress!,
-                                        maximumMagnitude: limits.maximumMagnitude, tensor: t.name)
+        try values.withUnsafeMutableBufferPointer { vb in try decodeValues(t, count: kept, into: vb.baseAddress!) }
+        return SparseTensor(name: t.name, shape: t.shape, geometry: g, k: k, indices: indices, values: values)
+    }
+}
+
+/// Hand-off between the two parts of a pipelined dense decode.
+private final class DecodeProgress: Sendable {
+    /// Bands whose indices are decoded (released by the decoding part).
+    let decodedBands = Atomic<Int>(0)
+    /// Whether every value is decoded.
+    let valuesReady = Atomic<Bool>(false)
+    /// Set when either part failed: the other stops waiting.
+    let failed = Atomic<Bool>(false)
+    /// The next band to write.
+    let nextBand = Atomic<Int>(0)
+    /// Set when the kernel could not write a band (it could not allocate its row buffer).
+    let incomplete = Atomic<Bool>(false)
+
+    /// Writes bands claimed one at a time until none is left, each once its indices are decoded.
+    func compose(_ indices: UnsafePointer<UInt16>, _ values: UnsafePointer<Float>, geometry g: ChunkGeometry, k: Int, bands: Int,
+                 into base: UnsafeMutablePointer<Float>, streaming: Bool) {
+        defer { VectorKernels.storeFence() }
+        while true {
+            let band = nextBand.wrappingAdd(1, ordering: .relaxed).oldValue
+            if band >= bands { return }
+            var spins = 0
+            while decodedBands.load(ordering: .acquiring) <= band {
+                if failed.load(ordering: .acquiring) { return }
+                spins += 1
+                if spins > 1_000 { sched_yield() }
+            }
+            if !DenseComposer.composeBand(band, indices, values, geometry: g, k: k, into: base, streaming: streaming) {
+                incomplete.store(true, ordering: .releasing)
             }
         }
-        return SparseTensor(name: t.name, shape: t.shape, geometry: g, k: k, indices: indices, values: values)
     }
 }
 

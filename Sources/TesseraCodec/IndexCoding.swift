@@ -185,59 +185,9 @@ enum IndexStream {
         _ bytes: UnsafeRawBufferPointer, parameter p: Int, chunkCount: Int, k: Int, chunkSize: Int,
         into out: UnsafeMutablePointer<UInt16>, tensor: String
     ) throws {
-        var reader = BitReader(bytes)
-        let limit = (chunkSize >> p) + 1
-        let mask = (UInt64(1) << UInt64(p)) - 1
-        let byteCount = bytes.count
-        var position = 0  // in bits
-        for chunk in 0..<chunkCount {
-            var previous = -1
-            for j in 0..<k {
-                var q = 0, r = 0
-                let byte = position >> 3
-                var fast = false
-                if byte + 8 <= byteCount {
-                    // Fast path: the whole code lies in one in-bounds 64-bit load (≥ 57 bits).
-                    let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: byte, as: UInt64.self)) >> UInt64(position & 7)
-                    let ones = (~word).trailingZeroBitCount
-                    if ones < 56, ones + 1 + p <= 57 {
-                        guard ones <= limit else {
-                            throw CodecError(.truncated, tensor: tensor, "Rice stream ends or runs away in chunk \(chunk)")
-                        }
-                        q = ones
-                        r = Int(truncatingIfNeeded: (word >> UInt64(ones + 1)) & mask)
-                        position += ones + 1 + p
-                        fast = true
-                    }
-                }
-                if !fast {
-                    reader.seek(position)
-                    guard let unary = reader.readUnary(limit: limit) else {
-                        throw CodecError(.truncated, tensor: tensor, "Rice stream ends or runs away in chunk \(chunk)")
-                    }
-                    guard let remainder = reader.read(bits: p) else {
-                        throw CodecError(.truncated, tensor: tensor, "Rice stream ends in chunk \(chunk)")
-                    }
-                    q = unary
-                    r = Int(remainder)
-                    position = reader.position
-                }
-                let index = previous + 1 + (q << p) + r
-                guard index < chunkSize else {
-                    throw CodecError(.indexOutOfRange, tensor: tensor, "index \(index) in chunk \(chunk) is outside 0..<\(chunkSize)")
-                }
-                out[chunk * k + j] = UInt16(index)
-                previous = index
-            }
-        }
-        reader.seek(position)
-        let remaining = reader.bitCount - reader.position
-        guard remaining < 8 else {
-            throw CodecError(.trailingBytes, tensor: tensor, "\(remaining / 8) bytes after the last Rice code")
-        }
-        while let bit = reader.readBit() {
-            guard bit == 0 else { throw CodecError(.malformedHeader, tensor: tensor, "non-zero padding after the last Rice code") }
-        }
+        var decoder = RiceDecoder(bytes, parameter: p, k: k, chunkSize: chunkSize, tensor: tensor)
+        try decoder.decode(chunks: 0..<chunkCount, into: out)
+        try decoder.finish()
     }
 
     /// Checks 12-bit indices: in range and strictly ascending within each chunk.
@@ -281,3 +231,92 @@ final class GapHistogram: Sendable {
     var counts: [Int] { storage.withLock { $0 } }
 }
 
+/// Decodes a Rice-coded index stream chunk after chunk, resumable: ``decode(chunks:into:)`` for
+/// consecutive ranges of chunks (so a consumer can use the first chunks while later ones are
+/// still being decoded), then ``finish()`` checks that nothing but zero padding follows.
+struct RiceDecoder {
+    private let bytes: UnsafeRawBufferPointer
+    private let p: Int
+    private let k: Int
+    private let chunkSize: Int
+    private let tensor: String
+    private var reader: BitReader
+    private var position = 0  // in bits
+    /// The next chunk to decode.
+    private(set) var nextChunk = 0
+
+    init(_ bytes: UnsafeRawBufferPointer, parameter p: Int, k: Int, chunkSize: Int, tensor: String) {
+        self.bytes = bytes
+        self.p = p
+        self.k = k
+        self.chunkSize = chunkSize
+        self.tensor = tensor
+        self.reader = BitReader(bytes)
+    }
+
+    /// Decodes `chunks` (which must start at ``nextChunk``) into `out[chunk · k + j]`: per chunk,
+    /// k strictly ascending indices below the chunk size.
+    /// - Throws: ``CodecError`` `.truncated` or `.indexOutOfRange`.
+    mutating func decode(chunks: Range<Int>, into out: UnsafeMutablePointer<UInt16>) throws {
+        precondition(chunks.lowerBound == nextChunk, "Rice chunks must be decoded in order")
+        let limit = (chunkSize >> p) + 1
+        let mask = (UInt64(1) << UInt64(p)) - 1
+        let byteCount = bytes.count
+        var position = self.position
+        defer { self.position = position }
+        for chunk in chunks {
+            var previous = -1
+            for j in 0..<k {
+                var q = 0, r = 0
+                let byte = position >> 3
+                var fast = false
+                if byte + 8 <= byteCount {
+                    // Fast path: the whole code lies in one in-bounds 64-bit load (≥ 57 bits).
+                    let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: byte, as: UInt64.self)) >> UInt64(position & 7)
+                    let ones = (~word).trailingZeroBitCount
+                    if ones < 56, ones + 1 + p <= 57 {
+                        guard ones <= limit else {
+                            throw CodecError(.truncated, tensor: tensor, "Rice stream ends or runs away in chunk \(chunk)")
+                        }
+                        q = ones
+                        r = Int(truncatingIfNeeded: (word >> UInt64(ones + 1)) & mask)
+                        position += ones + 1 + p
+                        fast = true
+                    }
+                }
+                if !fast {
+                    reader.seek(position)
+                    guard let unary = reader.readUnary(limit: limit) else {
+                        throw CodecError(.truncated, tensor: tensor, "Rice stream ends or runs away in chunk \(chunk)")
+                    }
+                    guard let remainder = reader.read(bits: p) else {
+                        throw CodecError(.truncated, tensor: tensor, "Rice stream ends in chunk \(chunk)")
+                    }
+                    q = unary
+                    r = Int(remainder)
+                    position = reader.position
+                }
+                let index = previous + 1 + (q << p) + r
+                guard index < chunkSize else {
+                    throw CodecError(.indexOutOfRange, tensor: tensor, "index \(index) in chunk \(chunk) is outside 0..<\(chunkSize)")
+                }
+                out[chunk * k + j] = UInt16(index)
+                previous = index
+            }
+            nextChunk = chunk + 1
+        }
+    }
+
+    /// Checks the end of the stream: fewer than 8 bits left, all zero.
+    /// - Throws: ``CodecError`` `.trailingBytes` or `.malformedHeader`.
+    mutating func finish() throws {
+        reader.seek(position)
+        let remaining = reader.bitCount - reader.position
+        guard remaining < 8 else {
+            throw CodecError(.trailingBytes, tensor: tensor, "\(remaining / 8) bytes after the last Rice code")
+        }
+        while let bit = reader.readBit() {
+            guard bit == 0 else { throw CodecError(.malformedHeader, tensor: tensor, "non-zero padding after the last Rice code") }
+        }
+    }
+}

@@ -156,30 +156,13 @@ public struct SparseUpdate: Hashable, Sendable {
 
     /// Initializes every element of the (untransformed) dense form at `flat`.
     private func fill(_ flat: UnsafeMutablePointer<Float>, layout: ParameterLayout) {
-        // Band by band (a row of chunks, contiguous memory): zero the band sequentially, then
-        // scatter its chunks into it while it is still in cache; bands in parallel.
+        let streaming = layout.scalarCount * MemoryLayout<Float>.size >= DenseComposer.streamingThreshold
         for (tensor, descriptor) in zip(tensors, layout.descriptors) {
             let base = flat + descriptor.offset
-            let g = tensor.geometry, k = tensor.k
-            if g.chunkCount == 0 {
+            if tensor.geometry.chunkCount == 0 {
                 base.initialize(repeating: 0, count: descriptor.count)
-                continue
-            }
-            g.withLocalOffsets { offsets in
-                tensor.indices.withUnsafeBufferPointer { idx in
-                    tensor.values.withUnsafeBufferPointer { val in
-                        let ip = idx.baseAddress!, vp = val.baseAddress!
-                        ParallelLoop.forEachRange(count: g.chunkCount, minimumChunk: max(1, 4096 / max(k, 1))) { range in
-                            g.forEachBandRun(range) { band, columns in
-                                g.zeroBand(base, band: band, columns: columns)
-                                for chunk in (band * g.chunksPerRow + columns.lowerBound)..<(band * g.chunksPerRow + columns.upperBound) {
-                                    let origin = base + g.chunkOrigin(chunk)
-                                    for j in (chunk * k)..<(chunk * k + k) { origin[offsets[Int(ip[j])]] = vp[j] }
-                                }
-                            }
-                        }
-                    }
-                }
+            } else {
+                DenseComposer.fill(tensor, into: base, streaming: streaming)
             }
         }
     }
@@ -203,6 +186,71 @@ public struct SparseUpdate: Hashable, Sendable {
                     }
                 } else {
                     Scatter.add(tensor, alpha: alpha, into: base)
+                }
+            }
+        }
+    }
+}
+
+/// Writes the dense (untransformed) form of a sparse tensor.
+enum DenseComposer {
+    /// Dense outputs of at least this many bytes (larger than what the caches keep) are written
+    /// with non-temporal stores; smaller ones stay cached for whoever reads them next.
+    static let streamingThreshold = 16 << 20
+    /// Tensors of at least this many elements are decoded and written in a pipeline.
+    static let pipelineThreshold = 1 << 20
+
+    /// Writes every element of `tensor`'s dense form at `base`, bands in parallel: each row is
+    /// built in a cached row buffer and written once (``VectorKernels/composeBand``), with
+    /// non-temporal stores when `streaming`. Falls back to ``fillBands(_:into:)`` if the kernel
+    /// cannot allocate its row buffer.
+    static func fill(_ tensor: SparseTensor, into base: UnsafeMutablePointer<Float>, streaming: Bool) {
+        let g = tensor.geometry, k = tensor.k
+        let bands = g.rows / g.chunkRows
+        let ordered = tensor.indices.withUnsafeBufferPointer { idx in
+            tensor.values.withUnsafeBufferPointer { val in
+                let ip = idx.baseAddress!, vp = val.baseAddress!
+                return ParallelLoop.mapRanges(count: bands, minimumChunk: max(1, (1 << 16) / max(1, g.chunkRows * g.columns))) { range -> Bool in
+                    defer { if streaming { VectorKernels.storeFence() } }
+                    for band in range where !composeBand(band, ip, vp, geometry: g, k: k, into: base, streaming: streaming) {
+                        return false
+                    }
+                    return true
+                }
+            }
+        }
+        if ordered.contains(false) { fillBands(tensor, into: base) }
+    }
+
+    /// Writes band `band` (a row of chunks) of the dense form; `false` if the kernel could not.
+    @inline(__always)
+    static func composeBand(
+        _ band: Int, _ indices: UnsafePointer<UInt16>, _ values: UnsafePointer<Float>, geometry g: ChunkGeometry, k: Int,
+        into base: UnsafeMutablePointer<Float>, streaming: Bool
+    ) -> Bool {
+        let first = band * g.chunksPerRow * k
+        return VectorKernels.composeBand(
+            base + band * g.chunkRows * g.columns, rowStride: g.columns, rows: g.chunkRows, segmentLength: g.chunkColumns,
+            segments: g.chunksPerRow, indices: indices + first, values: values + first, k: k, streaming: streaming)
+    }
+
+    /// Band by band (a row of chunks, contiguous memory): zeroes the band, then scatters its
+    /// chunks into it while it is still in cache; bands in parallel. Any index order.
+    static func fillBands(_ tensor: SparseTensor, into base: UnsafeMutablePointer<Float>) {
+        let g = tensor.geometry, k = tensor.k
+        g.withLocalOffsets { offsets in
+            tensor.indices.withUnsafeBufferPointer { idx in
+                tensor.values.withUnsafeBufferPointer { val in
+                    let ip = idx.baseAddress!, vp = val.baseAddress!
+                    ParallelLoop.forEachRange(count: g.chunkCount, minimumChunk: max(1, 4096 / max(k, 1))) { range in
+                        g.forEachBandRun(range) { band, columns in
+                            g.zeroBand(base, band: band, columns: columns)
+                            for chunk in (band * g.chunksPerRow + columns.lowerBound)..<(band * g.chunksPerRow + columns.upperBound) {
+                                let origin = base + g.chunkOrigin(chunk)
+                                for j in (chunk * k)..<(chunk * k + k) { origin[offsets[Int(ip[j])]] = vp[j] }
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -77,6 +77,22 @@ package enum VectorKernels {
         tessera_select_top_k(indices, values, count, k, selectedIndices, selectedValues)
     }
 
+    /// Writes the dense rows of one band of chunks: for each of `rows` rows r and `segments`
+    /// chunks s, `out[r · rowStride + s · segmentLength + j]` is chunk s's value at local index
+    /// r · segmentLength + j, or 0. Chunk s's entries are `indices`/`values[s·k ..< (s+1)·k]`, in
+    /// any order (a repeated index takes its last value). With `streaming`, whole aligned
+    /// 64-byte lines go out with non-temporal stores (fence before another thread reads).
+    /// - Returns: `false`, having written nothing, when an index reaches past its chunk or the
+    ///   row buffer cannot be allocated.
+    /// - Complexity: O(rows · segments · segmentLength + segments · k), no data-dependent branch.
+    @inline(__always)
+    package static func composeBand(
+        _ out: UnsafeMutablePointer<Float>, rowStride: Int, rows: Int, segmentLength: Int, segments: Int,
+        indices: UnsafePointer<UInt16>, values: UnsafePointer<Float>, k: Int, streaming: Bool
+    ) -> Bool {
+        tessera_compose_band(out, rowStride, rows, segmentLength, segments, indices, values, k, streaming ? 1 : 0) != 0
+    }
+
     /// Copies `count` floats with non-temporal stores: the destination bypasses the cache, for
     /// outputs larger than the cache. Call ``storeFence()`` before another thread reads it.
     @inline(__always)

@@ -141,8 +141,10 @@ extension BenchCommand {
             }
             var encoder = optimizers[0]
             let encode = try timed { _ = try encoder.contribution(pseudoGradient: grads[0], metadata: UpdateMetadata()) }
-            let decode = try timed { _ = try codec.decode(messages[0], layout: layout).dense(layout: layout) }
+            let decode = try timed { _ = try codec.decodeDense(messages[0], layout: layout) }
             let decodeSparse = try timed { _ = try codec.decode(messages[0], layout: layout) }
+            let sparse = try codec.decode(messages[0], layout: layout)
+            let densify = try timed { _ = try sparse.dense(layout: layout) }
             // A validator decoding peer after peer can reuse one dense buffer (no fresh pages).
             var reused = ParameterSet(zerosLike: layout)
             let decodeInto = try timed { try codec.decode(messages[0], layout: layout).dense(into: &reused) }
@@ -170,6 +172,11 @@ extension BenchCommand {
                 guard hash(reused) == hash(try codec.decode(messages[0], layout: layout).dense(layout: layout)) else {
                     throw CLIError("dense(into:) differs from dense(layout:)")
                 }
+                for m in messages {
+                    guard hash(try codec.decodeDense(m, layout: layout)) == hash(try codec.decode(m, layout: layout).dense(layout: layout)) else {
+                        throw CLIError("decodeDense differs from decode(_:layout:).dense(layout:)")
+                    }
+                }
                 let decoded = try codec.decode(messages, layout: layout)
                 for candidate in [aggregator as any Aggregator, try TrimmedMean(), CoordinateMedian()] {
                     var target = try ParameterSet(layout: layout, scalars: [Float](repeating: .nan, count: layout.scalarCount))
@@ -191,6 +198,7 @@ extension BenchCommand {
                 "peer": "tessera", "params": rows * cols, "threads": threads, "peers": peers,
                 "encode_ms": (encode * 1e5).rounded() / 100, "decode_ms": (decode * 1e5).rounded() / 100,
                 "decode_sparse_ms": (decodeSparse * 1e5).rounded() / 100,
+                "densify_ms": (densify * 1e5).rounded() / 100,
                 "decode_into_reused_ms": (decodeInto * 1e5).rounded() / 100,
                 "aggregate_ms": (aggregate * 1e5).rounded() / 100,
                 "aggregate_into_reused_ms": (aggregateInto * 1e5).rounded() / 100,

@@ -54,6 +54,15 @@ uint32_t tessera_select_top_k(const uint16_t *indices, const float *values, size
 /// value is infinite or NaN; 0 for an empty range.
 uint32_t tessera_max_magnitude_bits(const float *x, size_t count);
 
+/// Writes the dense rows of one band of chunks: for each of `rows` rows r and each of `segments`
+/// chunks s, out[r * stride + s * width + j] is chunk s's value at local index r * width + j,
+/// or 0 (j < width). Chunk s's entries are indices/values[s * k ..< (s + 1) * k], in any order
+/// (a repeated index takes its last value). With `streaming`, whole aligned 64-byte lines go out
+/// with non-temporal stores (call tessera_store_fence afterwards). Returns 1, or 0 (having
+/// written nothing) when an index reaches past its chunk or memory for one row runs out.
+int tessera_compose_band(float *out, size_t stride, size_t rows, size_t width, size_t segments,
+                         const uint16_t *indices, const float *values, size_t k, int streaming);
+
 /// Copies `count` floats with non-temporal stores (the destination bypasses the cache; for
 /// outputs larger than the cache that are not read again soon). Call tessera_store_fence before
 /// another thread reads the destination.
