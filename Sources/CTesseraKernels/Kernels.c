@@ -24,6 +24,8 @@
 static tessera_kernels_level supported_level = TESSERA_KERNELS_PORTABLE;
 static int active_level = TESSERA_KERNELS_PORTABLE;
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
+// A per-thread override of the level (-1: none), for tests that compare paths side by side.
+static __thread int thread_level = -1;
 
 #if TESSERA_X86
 // AVX2 compaction tables: for each 8-bit mask, the positions of its set lanes first.
@@ -62,7 +64,8 @@ static void setup(void) {
 
 static inline int level(void) {
     pthread_once(&setup_once, setup);
-    return __atomic_load_n(&active_level, __ATOMIC_RELAXED);
+    int own = thread_level;
+    return own >= 0 ? own : __atomic_load_n(&active_level, __ATOMIC_RELAXED);
 }
 
 tessera_kernels_level tessera_kernels_level_in_use(void) { return (tessera_kernels_level)level(); }
@@ -70,6 +73,16 @@ tessera_kernels_level tessera_kernels_level_in_use(void) { return (tessera_kerne
 tessera_kernels_level tessera_kernels_level_supported(void) {
     pthread_once(&setup_once, setup);
     return supported_level;
+}
+
+int tessera_kernels_set_thread_level(int requested) {
+    pthread_once(&setup_once, setup);
+    if (requested < 0) {
+        thread_level = -1;
+        return -1;
+    }
+    thread_level = requested < (int)supported_level ? requested : (int)supported_level;
+    return thread_level;
 }
 
 tessera_kernels_level tessera_kernels_set_level(tessera_kernels_level requested) {
@@ -173,19 +186,34 @@ static void fold_gather_row_avx512(float *row, const float *delta, float decay, 
         uint16_t *ci = candidates + s * stride;
         float *cv = values + s * stride;
         const __m512i floors16 = _mm512_set1_epi32((int32_t)floor);
-        for (size_t i = 0; i < length; i += 16) {
-            __mmask16 live = length - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (length - i)) - 1);
+        size_t i = 0;
+        for (; i + 16 <= length; i += 16) {
+            __m512 v = _mm512_loadu_ps(segment + i);
+            if (d) {
+                v = _mm512_add_ps(_mm512_mul_ps(beta, v), _mm512_loadu_ps(d + i));
+                _mm512_storeu_ps(segment + i, v);
+            }
+            if (floor == 0) continue;
+            __mmask16 hits = _mm512_cmpge_epu32_mask(_mm512_and_si512(_mm512_castps_si512(v), magnitude), floors16);
+            __m512i local = _mm512_add_epi32(lanes, _mm512_set1_epi32((int32_t)(local_base + i)));
+            _mm512_storeu_ps(cv + m, _mm512_maskz_compress_ps(hits, v));
+            _mm256_storeu_si256((__m256i *)(ci + m), _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(hits, local)));
+            m += (size_t)__builtin_popcount(hits);
+        }
+        if (i < length) {
+            __mmask16 live = (__mmask16)((1u << (length - i)) - 1);
             __m512 v = _mm512_maskz_loadu_ps(live, segment + i);
             if (d) {
                 v = _mm512_add_ps(_mm512_mul_ps(beta, v), _mm512_maskz_loadu_ps(live, d + i));
                 _mm512_mask_storeu_ps(segment + i, live, v);
             }
-            if (floor == 0) continue;
-            __mmask16 hits = _mm512_mask_cmpge_epu32_mask(live, _mm512_and_si512(_mm512_castps_si512(v), magnitude), floors16);
-            __m512i local = _mm512_add_epi32(lanes, _mm512_set1_epi32((int32_t)(local_base + i)));
-            _mm512_storeu_ps(cv + m, _mm512_maskz_compress_ps(hits, v));
-            _mm256_storeu_si256((__m256i *)(ci + m), _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(hits, local)));
-            m += (size_t)__builtin_popcount(hits);
+            if (floor != 0) {
+                __mmask16 hits = _mm512_mask_cmpge_epu32_mask(live, _mm512_and_si512(_mm512_castps_si512(v), magnitude), floors16);
+                __m512i local = _mm512_add_epi32(lanes, _mm512_set1_epi32((int32_t)(local_base + i)));
+                _mm512_storeu_ps(cv + m, _mm512_maskz_compress_ps(hits, v));
+                _mm256_storeu_si256((__m256i *)(ci + m), _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(hits, local)));
+                m += (size_t)__builtin_popcount(hits);
+            }
         }
         counts[s] = m;
     }

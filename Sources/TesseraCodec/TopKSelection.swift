@@ -292,6 +292,11 @@ enum TopKSelection {
                     let kth = selectCandidates(scratch.candidates + c * stride, scratch.candidateValues + c * stride, count: m, k: k,
                                                indices: out, selected: sel)
                     scratch.guesses[c] = nextGuess(kthMagnitudeBits: kth)
+                } else if scratch.floors[c] != 0,
+                    let kth = retryLower(input + g.chunkOrigin(id), geometry: g, k: k, floor: scratch.floors[c],
+                                         candidates: scratch.candidates + c * stride, values: scratch.candidateValues + c * stride,
+                                         indices: out, selected: sel) {
+                    scratch.guesses[c] = nextGuess(kthMagnitudeBits: kth)
                 } else {
                     let origin = g.chunkOrigin(id)
                     for r in 0..<g.chunkRows {
@@ -304,6 +309,26 @@ enum TopKSelection {
             }
             chunk = band * perRow + last
         }
+    }
+
+    /// A chunk whose guessed floor let fewer than k candidates through, tried once more with
+    /// 3/4 of that floor (the chunk is still in cache): the top k when enough candidates reach
+    /// it, writing them as ``selectCandidates(_:_:count:k:indices:selected:)``; `nil` otherwise.
+    /// `candidates`/`values` have room for a chunk plus 16.
+    static func retryLower(
+        _ chunk: UnsafeMutablePointer<Float>, geometry g: ChunkGeometry, k: Int, floor: UInt32,
+        candidates: UnsafeMutablePointer<UInt16>, values: UnsafeMutablePointer<Float>,
+        indices: UnsafeMutablePointer<UInt16>, selected: UnsafeMutablePointer<Float>
+    ) -> UInt32? {
+        var lower = max(1, (Float(bitPattern: floor) * 0.75).bitPattern)
+        var count = 0
+        for r in 0..<g.chunkRows {
+            VectorKernels.foldAndGatherRow(
+                chunk + r * g.columns, fold: nil, segments: 1, segmentLength: g.chunkColumns, floors: &lower,
+                localBase: r * g.chunkColumns, candidates: candidates, values: values, stride: 0, counts: &count)
+        }
+        guard count >= k else { return nil }
+        return selectCandidates(candidates, values, count: count, k: k, indices: indices, selected: selected)
     }
 
     /// Selects the top `k` of `values[0..<n]` (one chunk, contiguous), writing ascending local

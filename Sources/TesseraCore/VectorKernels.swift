@@ -39,6 +39,15 @@ package enum VectorKernels {
         Level(rawValue: Int(tessera_kernels_set_level(tessera_kernels_level(rawValue: UInt32(level.rawValue))).rawValue)) ?? .portable
     }
 
+    /// Runs `body` with the kernels it calls on the current thread (not on threads it starts)
+    /// at `level` (capped at ``supportedLevel``), for tests that compare paths side by side.
+    /// - Returns: What `body` returns.
+    package static func withThreadLevel<R>(_ level: Level, _ body: (Level) throws -> R) rethrows -> R {
+        let chosen = Level(rawValue: Int(tessera_kernels_set_thread_level(Int32(level.rawValue)))) ?? .portable
+        defer { tessera_kernels_set_thread_level(-1) }
+        return try body(chosen)
+    }
+
     /// The largest bits(|x|) of `values` (≥ 0x7F80_0000 when one is infinite or NaN; 0 when empty).
     /// - Complexity: O(n).
     @inline(__always)

@@ -26,6 +26,9 @@ tessera_kernels_level tessera_kernels_level_supported(void);
 /// Uses `level` (capped at the supported level) from now on; returns the level in use. For tests
 /// and benchmarks that compare paths; not to be called while kernels run on other threads.
 tessera_kernels_level tessera_kernels_set_level(tessera_kernels_level level);
+/// Uses `level` (capped at the supported level) for kernels called on this thread only, or the
+/// process-wide level again when `level` is negative; returns the level now set (-1 for none).
+int tessera_kernels_set_thread_level(int level);
 
 /// One row of a band of chunks: `segments` consecutive segments of `segment_length` floats at
 /// `row` (segment s is chunk s's part of the row).
