@@ -14,6 +14,18 @@ public protocol GradientCodec: Sendable {
     /// Checks and expands a compressed update made for `layout`.
     /// - Throws: ``CodecError`` naming the tensor and the reason.
     func decode(_ update: CompressedUpdate, layout: ParameterLayout) throws -> SparseUpdate
+    /// Checks and expands a compressed update straight to its dense form: the result of
+    /// ``decode(_:layout:)`` followed by ``SparseUpdate/dense(layout:)``, and the same error on a
+    /// bad update. A codec may do it in one pass (``ChunkedTopKCodec`` does).
+    /// - Throws: ``CodecError`` as ``decode(_:layout:)``.
+    func decodeDense(_ update: CompressedUpdate, layout: ParameterLayout) throws -> ParameterSet
+}
+
+extension GradientCodec {
+    /// Decodes, then expands: ``decode(_:layout:)`` followed by ``SparseUpdate/dense(layout:)``.
+    public func decodeDense(_ update: CompressedUpdate, layout: ParameterLayout) throws -> ParameterSet {
+        try decode(update, layout: layout).dense(layout: layout)
+    }
 }
 
 /// The result of encoding: what goes on the wire, and what it decodes to.

@@ -64,9 +64,9 @@ struct CodecCommand: ParsableCommand {
         func run() throws {
             let update = try WireFormat.parse(try readFile(`in`))
             let layout = try ParameterLayout(update.tensors.map { ($0.name, $0.shape) })
-            let sparse = try options.codec().decode(update, layout: layout)
+            let dense = try options.codec().decodeDense(update, layout: layout)
             var writer = SafeTensorsWriter()
-            try writer.add(try sparse.dense(layout: layout))
+            try writer.add(dense)
             try writer.write(to: out)
             printJSON(["tensors": layout.descriptors.count, "parameters": layout.scalarCount])
         }

@@ -159,6 +159,20 @@ func withThreads<R>(_ threads: Int, _ body: () throws -> R) throws -> R {
     }
 }
 
+/// Runs `body` with ``ParallelLoop/maximumThreads`` = `threads` and the process-wide vector
+/// kernel level `level` (capped at what the CPU supports), restoring both.
+func withThreads<R>(_ threads: Int, level: VectorKernels.Level, _ body: (VectorKernels.Level) throws -> R) throws -> R {
+    try threadSettingLock.withLock { _ in
+        let saved = (ParallelLoop.maximumThreads, VectorKernels.levelInUse)
+        defer {
+            ParallelLoop.maximumThreads = saved.0
+            VectorKernels.setLevel(saved.1)
+        }
+        ParallelLoop.maximumThreads = threads
+        return try body(VectorKernels.setLevel(level))
+    }
+}
+
 /// `actual == expected` without dumping large values into the failure message.
 func expectSame<T: Equatable>(_ actual: T, _ expected: T, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
     if actual != expected { Issue.record("\(what): values differ", sourceLocation: sourceLocation) }

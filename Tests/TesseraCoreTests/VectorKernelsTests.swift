@@ -202,7 +202,7 @@ struct VectorKernelsTests {
     }
 
     @Test("the level in use never exceeds what the CPU supports; a thread override is undone")
-    func levels() {
+    func levelBounds() {
         let supported = VectorKernels.supportedLevel
         #expect(VectorKernels.levelInUse.rawValue <= supported.rawValue)
         VectorKernels.withThreadLevel(.avx512) { chosen in #expect(chosen == supported) }

@@ -306,3 +306,32 @@ struct OuterOptimizerTests {
         expectSame(parameters, start, "parameters")
     }
 }
+
+/// The fused error-feedback pass runs in vector kernels chosen by the CPU; every level must give
+/// the same wire bytes and the same residual, step after step.
+@Suite("Outer optimizers: kernel levels", .serialized)
+struct OuterOptimizerKernelLevelTests {
+    @Test("SparseLoCo: the same bytes and residual bits at every vector kernel level")
+    func sameBitsAtEveryLevel() throws {
+        let layout = try ParameterLayout([(name: "w", shape: [512, 768]), (name: "u", shape: [130, 70]), (name: "b", shape: [1000])])
+        let codec = try ChunkedTopKCodec(configuration: .init(topK: 32))
+        let saved = VectorKernels.levelInUse
+        defer { VectorKernels.setLevel(saved) }
+        var runs: [(level: VectorKernels.Level, wire: [[UInt8]], residual: [UInt32])] = []
+        for level in VectorKernels.Level.allCases {
+            let used = VectorKernels.setLevel(level)
+            var optimizer = try SparseLoCo(codec: codec)
+            var wire: [[UInt8]] = []
+            for step in 0..<3 {
+                let delta = try normals(layout, seed: 300 + UInt64(step), standardDeviation: 0.5)
+                let encoded = try transmitted(optimizer.contribution(pseudoGradient: delta, metadata: UpdateMetadata(window: UInt64(step))))
+                wire.append(try WireFormat.serialize(encoded.compressed))
+            }
+            runs.append((used, wire, try #require(optimizer.errorFeedback).scalars.map(\.bitPattern)))
+        }
+        for run in runs.dropFirst() {
+            #expect(run.wire == runs[0].wire, "\(run.level) vs \(runs[0].level): wire bytes")
+            #expect(run.residual == runs[0].residual, "\(run.level) vs \(runs[0].level): residual")
+        }
+    }
+}
