@@ -21,8 +21,16 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     do {
         let update = try WireFormat.parse(bytes, limits: fuzzLimits, layout: fuzzLayout)
         for codec in fuzzCodecs {
+            // The one-pass dense decoder must agree with decode + dense: the same values, or a
+            // failure on the same inputs.
+            let dense = try? codec.decodeDense(update, layout: fuzzLayout)
             if let sparse = try? codec.decode(update, layout: fuzzLayout) {
-                _ = try sparse.dense(layout: fuzzLayout)
+                let twoStep = try sparse.dense(layout: fuzzLayout)
+                guard let dense, dense.scalars.map(\.bitPattern) == twoStep.scalars.map(\.bitPattern) else {
+                    fatalError("decodeDense differs from decode + dense")
+                }
+            } else if dense != nil {
+                fatalError("decodeDense accepted an update decode refuses")
             }
         }
     } catch is CodecError {

@@ -10,11 +10,12 @@ seconds=${1:-60}
 out=.build-fuzz
 mkdir -p "$out/corpus"
 bash scripts/ensure-system-packages.sh
-swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name TesseraCore -emit-module -emit-module-path "$out/TesseraCore.swiftmodule" \
-    -emit-library -static -o "$out/libTesseraCore.a" Sources/TesseraCore/*.swift
-swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name FuzzTarget \
-    -I "$out" -I Sources/CZstd -I Sources/CBLAS $(pkg-config --cflags-only-I openblas | sed 's/-I/-Xcc -I/g') \
-    Sources/TesseraCodec/*.swift Fuzz/WireFormatFuzzer.swift -L "$out" -lTesseraCore \
+clang -O2 -fsanitize=fuzzer-no-link,address -c Sources/CTesseraKernels/Kernels.c -I Sources/CTesseraKernels/include -o "$out/Kernels.o"
+swiftc -O -sanitize=fuzzer,address -parse-as-library -package-name tessera -module-name TesseraCore -emit-module -emit-module-path "$out/TesseraCore.swiftmodule" \
+    -I Sources/CTesseraKernels/include -emit-library -static -o "$out/libTesseraCore.a" Sources/TesseraCore/*.swift
+swiftc -O -sanitize=fuzzer,address -parse-as-library -package-name tessera -module-name FuzzTarget \
+    -I "$out" -I Sources/CZstd -I Sources/CBLAS -I Sources/CTesseraKernels/include $(pkg-config --cflags-only-I openblas | sed 's/-I/-Xcc -I/g') \
+    Sources/TesseraCodec/*.swift Fuzz/WireFormatFuzzer.swift "$out/Kernels.o" -L "$out" -lTesseraCore \
     $(pkg-config --libs openblas libzstd) -o "$out/wire-format-fuzzer"
 # Seed corpus: valid updates for the harness's layout, both codec settings, both compressions.
 swift build -c release --product tessera >/dev/null

@@ -111,12 +111,20 @@ extension BenchCommand {
         @Option var peers: Int = 8
         @Option var threads: Int = 2
         @Option(name: .customLong("repeat"), help: "Timed repetitions (median reported).") var repetitions: Int = 5
+        @Option(help: "Vector kernel level: portable, avx2 or avx512 (default: the best this CPU supports; capped at it).")
+        var kernels: String?
         @Flag(help: "Also print XXH64 digests of every output (wire bytes, error feedback, dense decode, aggregate), to check that an optimization changes no bit.") var digest = false
         @OptionGroup var options: CodecOptions
 
         func run() throws {
             guard rows > 0, cols > 0, peers > 0, repetitions > 0 else { throw ValidationError("sizes must be positive") }
             TensorRuntime.setThreadCount(threads)
+            if let kernels {
+                guard let level = VectorKernels.Level.allCases.first(where: { $0.description == kernels }) else {
+                    throw ValidationError("--kernels must be portable, avx2 or avx512, got \(kernels)")
+                }
+                VectorKernels.setLevel(level)
+            }
             let codec = try options.codec()
             let layout = try ParameterLayout([(name: "weight", shape: [rows, cols])])
             var generator = Xoshiro256StarStar(seed: 0)
@@ -195,7 +203,7 @@ extension BenchCommand {
                 ])
             }
             printJSON([
-                "peer": "tessera", "params": rows * cols, "threads": threads, "peers": peers,
+                "peer": "tessera", "params": rows * cols, "threads": threads, "peers": peers, "kernels": VectorKernels.levelInUse.description,
                 "encode_ms": (encode * 1e5).rounded() / 100, "decode_ms": (decode * 1e5).rounded() / 100,
                 "decode_sparse_ms": (decodeSparse * 1e5).rounded() / 100,
                 "densify_ms": (densify * 1e5).rounded() / 100,

@@ -91,6 +91,44 @@ struct DecodeDenseTests {
         }
     }
 
+    @Test("seeded mutations of a pipelined-size update: decodeDense and decode agree on every one", .timeLimit(.minutes(3)))
+    func mutations() throws {
+        let layout = try Size.pipelined.layout()
+        let codec = try makeCodec()
+        let valid = try codec.encode(try normalSet(layout, seed: 46), metadata: UpdateMetadata()).compressed
+        var generator = Xoshiro256StarStar(seed: 47)
+        var failures = 0, successes = 0
+        try withThreads(2) {
+            for trial in 0..<60 {
+                var update = valid
+                // One to four byte changes in the big tensor's index or value stream.
+                for _ in 0...(generator.next() % 4) {
+                    if generator.next() % 3 == 0 {
+                        let i = Int(generator.next() % UInt64(update.tensors[0].valueBytes.count))
+                        update.tensors[0].valueBytes[i] ^= UInt8(truncatingIfNeeded: 1 + generator.next() % 255)
+                    } else {
+                        let i = Int(generator.next() % UInt64(update.tensors[0].indexBytes.count))
+                        update.tensors[0].indexBytes[i] ^= UInt8(truncatingIfNeeded: 1 + generator.next() % 255)
+                    }
+                }
+                let twoStep = Result { try codec.decode(update, layout: layout).dense(layout: layout) }
+                let oneStep = Result { try codec.decodeDense(update, layout: layout) }
+                switch (twoStep, oneStep) {
+                case (.success(let a), .success(let b)):
+                    successes += 1
+                    #expect(Self.bits(a) == Self.bits(b), "trial \(trial): values")
+                case (.failure(let a), .failure(let b)):
+                    failures += 1
+                    #expect("\(a)" == "\(b)", "trial \(trial): errors")
+                default:
+                    Issue.record("trial \(trial): one path failed, the other did not")
+                }
+            }
+        }
+        // Both outcomes occur (value changes decode; most index changes do not).
+        #expect(failures > 0 && successes > 0, "\(failures) failures, \(successes) successes")
+    }
+
     @Test("every kernel level encodes the same bytes and the same transmitted values", arguments: [ChunkTransform.none, .dct])
     func encodeAtEveryLevel(transform: ChunkTransform) throws {
         let layout = try makeLayout([("w", [256, 320]), ("u", [130, 70]), ("b", [1000])])
