@@ -171,13 +171,24 @@ static void fold_gather_row_avx2(float *row, const float *delta, float decay, si
     }
 }
 
+/// Appends the lanes of `v` in `live` whose magnitude bits reach `floors16`, in lane order, with
+/// local indices first_local + lane; writes 16 entries at ci / cv and returns how many count.
+__attribute__((target("avx512f,avx512bw,avx512vl,popcnt")))
+static inline size_t append16(__m512 v, __mmask16 live, __m512i floors16, uint32_t first_local, uint16_t *ci, float *cv) {
+    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __mmask16 hits = _mm512_mask_cmpge_epu32_mask(live, _mm512_and_si512(_mm512_castps_si512(v), magnitude), floors16);
+    __m512i local = _mm512_add_epi32(lanes, _mm512_set1_epi32((int32_t)first_local));
+    _mm512_storeu_ps(cv, _mm512_maskz_compress_ps(hits, v));
+    _mm256_storeu_si256((__m256i *)ci, _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(hits, local)));
+    return (size_t)__builtin_popcount(hits);
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vl,popcnt")))
 static void fold_gather_row_avx512(float *row, const float *delta, float decay, size_t segments, size_t length,
                                    const uint32_t *floors, uint32_t local_base, uint16_t *candidates, float *values,
                                    size_t stride, size_t *counts) {
     const __m512 beta = _mm512_set1_ps(decay);
-    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
-    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (size_t s = 0; s < segments; s++) {
         float *segment = row + s * length;
         const float *d = delta ? delta + s * length : NULL;
@@ -194,11 +205,7 @@ static void fold_gather_row_avx512(float *row, const float *delta, float decay, 
                 _mm512_storeu_ps(segment + i, v);
             }
             if (floor == 0) continue;
-            __mmask16 hits = _mm512_cmpge_epu32_mask(_mm512_and_si512(_mm512_castps_si512(v), magnitude), floors16);
-            __m512i local = _mm512_add_epi32(lanes, _mm512_set1_epi32((int32_t)(local_base + i)));
-            _mm512_storeu_ps(cv + m, _mm512_maskz_compress_ps(hits, v));
-            _mm256_storeu_si256((__m256i *)(ci + m), _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(hits, local)));
-            m += (size_t)__builtin_popcount(hits);
+            m += append16(v, 0xFFFF, floors16, (uint32_t)(local_base + i), ci + m, cv + m);
         }
         if (i < length) {
             __mmask16 live = (__mmask16)((1u << (length - i)) - 1);
@@ -207,13 +214,7 @@ static void fold_gather_row_avx512(float *row, const float *delta, float decay, 
                 v = _mm512_add_ps(_mm512_mul_ps(beta, v), _mm512_maskz_loadu_ps(live, d + i));
                 _mm512_mask_storeu_ps(segment + i, live, v);
             }
-            if (floor != 0) {
-                __mmask16 hits = _mm512_mask_cmpge_epu32_mask(live, _mm512_and_si512(_mm512_castps_si512(v), magnitude), floors16);
-                __m512i local = _mm512_add_epi32(lanes, _mm512_set1_epi32((int32_t)(local_base + i)));
-                _mm512_storeu_ps(cv + m, _mm512_maskz_compress_ps(hits, v));
-                _mm256_storeu_si256((__m256i *)(ci + m), _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(hits, local)));
-                m += (size_t)__builtin_popcount(hits);
-            }
+            if (floor != 0) m += append16(v, live, floors16, (uint32_t)(local_base + i), ci + m, cv + m);
         }
         counts[s] = m;
     }
@@ -260,16 +261,19 @@ static uint32_t threshold_search(const float *values, size_t m, size_t k, uint32
     return low;
 }
 
-static uint32_t select_top_k_portable(const uint16_t *indices, const float *values, size_t m, size_t k,
-                                      uint16_t *out_indices, float *out_values) {
+/// The top k with a given counting function: the range of magnitudes, the threshold search,
+/// then the selected entries in index order, ties to the lowest indices.
+static uint32_t select_top_k_counting(const uint16_t *indices, const float *values, size_t m, size_t k,
+                                      uint16_t *out_indices, float *out_values,
+                                      size_t (*count_at_least)(const float *, size_t, uint32_t)) {
     uint32_t low = 0x7FFFFFFFu, high = 0;
     for (size_t i = 0; i < m; i++) {
         uint32_t b = magnitude_bits(values[i]);
         low = b < low ? b : low;
         high = b > high ? b : high;
     }
-    uint32_t t = threshold_search(values, m, k, low, high + 1, count_at_least_portable);
-    size_t ties = k - count_at_least_portable(values, m, t + 1);
+    uint32_t t = threshold_search(values, m, k, low, high + 1, count_at_least);
+    size_t ties = k - count_at_least(values, m, t + 1);
     size_t out = 0;
     for (size_t i = 0; i < m && out < k; i++) {
         uint32_t b = magnitude_bits(values[i]);
@@ -296,30 +300,6 @@ static size_t count_at_least_avx2(const float *values, size_t m, uint32_t t) {
     }
     for (; i < m; i++) count += magnitude_bits(values[i]) >= t;
     return count;
-}
-
-__attribute__((target("avx2,popcnt")))
-static uint32_t select_top_k_avx2(const uint16_t *indices, const float *values, size_t m, size_t k,
-                                  uint16_t *out_indices, float *out_values) {
-    uint32_t low = 0x7FFFFFFFu, high = 0;
-    for (size_t i = 0; i < m; i++) {
-        uint32_t b = magnitude_bits(values[i]);
-        low = b < low ? b : low;
-        high = b > high ? b : high;
-    }
-    uint32_t t = threshold_search(values, m, k, low, high + 1, count_at_least_avx2);
-    size_t ties = k - count_at_least_avx2(values, m, t + 1);
-    size_t out = 0;
-    for (size_t i = 0; i < m && out < k; i++) {
-        uint32_t b = magnitude_bits(values[i]);
-        if (b > t || (b == t && ties > 0)) {
-            if (b == t) ties--;
-            out_indices[out] = indices[i];
-            out_values[out] = values[i];
-            out++;
-        }
-    }
-    return t;
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vl,popcnt")))
@@ -378,9 +358,9 @@ uint32_t tessera_select_top_k(const uint16_t *indices, const float *values, size
     switch (level()) {
 #if TESSERA_X86
     case TESSERA_KERNELS_AVX512: return select_top_k_avx512(indices, values, m, k, out_indices, out_values);
-    case TESSERA_KERNELS_AVX2: return select_top_k_avx2(indices, values, m, k, out_indices, out_values);
+    case TESSERA_KERNELS_AVX2: return select_top_k_counting(indices, values, m, k, out_indices, out_values, count_at_least_avx2);
 #endif
-    default: return select_top_k_portable(indices, values, m, k, out_indices, out_values);
+    default: return select_top_k_counting(indices, values, m, k, out_indices, out_values, count_at_least_portable);
     }
 }
 
