@@ -448,10 +448,13 @@ int tessera_compose_band(float *out, size_t stride, size_t rows, size_t width, s
     const uint64_t reciprocal = ((uint64_t)1 << 40) / (width ? width : 1) + 1;
     for (size_t j = 0; ok && j < entries; j++) {
         size_t index = indices[j];
-        if (index >= chunk) ok = 0;
+        if (index >= chunk) {
+            ok = 0;
+            break;
+        }
         uint32_t r = (uint32_t)(((uint64_t)index * reciprocal) >> 40);
         row_of[j] = r;
-        starts[r + 1] += ok;
+        starts[r + 1]++;
     }
     if (ok) {
         for (size_t r = 0; r < rows; r++) starts[r + 1] += starts[r];

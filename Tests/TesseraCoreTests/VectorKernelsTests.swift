@@ -171,14 +171,17 @@ struct VectorKernelsTests {
                     #expect(actual.map(\.bitPattern) == expected.map(\.bitPattern), "\(rows)×\(width)×\(segments) k \(k) offset \(offset)")
                 }
             }
-            // An index past its chunk is refused, and nothing is written.
-            var out = [Float](repeating: 9, count: 8)
-            let refused = out.withUnsafeMutableBufferPointer { o in
-                VectorKernels.composeBand(o.baseAddress!, rowStride: 4, rows: 2, segmentLength: 2, segments: 2,
-                                          indices: [0, 4, 1, 2], values: [1, 2, 3, 4], k: 2, streaming: streaming)
+            // An index past its chunk (just past, or as far as an index goes) is refused, and
+            // nothing is written.
+            for bad: UInt16 in [4, 5, .max] {
+                var out = [Float](repeating: 9, count: 8)
+                let refused = out.withUnsafeMutableBufferPointer { o in
+                    VectorKernels.composeBand(o.baseAddress!, rowStride: 4, rows: 2, segmentLength: 2, segments: 2,
+                                              indices: [0, bad, 1, 2], values: [1, 2, 3, 4], k: 2, streaming: streaming)
+                }
+                #expect(!refused, "index \(bad)")
+                #expect(out == [Float](repeating: 9, count: 8), "index \(bad)")
             }
-            #expect(!refused)
-            #expect(out == [Float](repeating: 9, count: 8))
         }
     }
 
