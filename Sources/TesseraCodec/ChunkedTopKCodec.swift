@@ -226,7 +226,7 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
         guard update.transform == configuration.transform else {
             throw CodecError(.malformedHeader, "update uses transform \(update.transform), the network uses \(configuration.transform)")
         }
-        let tensors = try update.tensors.map { try decodeTensor($0) }
+        let tensors = try update.tensors.map { try decodeTensor($0, plan: checkHeader($0)) }
         return SparseUpdate(metadata: update.metadata, transform: update.transform, tensors: tensors)
     }
 
@@ -277,7 +277,7 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
         let pipelined = t.indexCoding == .rice && bands >= 2 && g.elementCount >= DenseComposer.pipelineThreshold
             && ParallelLoop.maximumThreads >= 2
         guard pipelined else {
-            let sparse = try decodeTensor(t)
+            let sparse = try decodeTensor(t, plan: (g, k))
             if g.chunkCount == 0 {
                 base.initialize(repeating: 0, count: g.elementCount)
             } else {
@@ -384,8 +384,9 @@ public struct ChunkedTopKCodec: GradientCodec, Sendable {
         }
     }
 
-    private func decodeTensor(_ t: CompressedTensor) throws -> SparseTensor {
-        let (g, k) = try checkHeader(t)
+    /// Decodes the streams of a tensor whose header ``checkHeader(_:)`` accepted with `plan`.
+    private func decodeTensor(_ t: CompressedTensor, plan: (geometry: ChunkGeometry, k: Int)) throws -> SparseTensor {
+        let (g, k) = plan
         let kept = g.chunkCount * k
         var indices = [UInt16](repeating: 0, count: kept)
         try indices.withUnsafeMutableBufferPointer { ib in

@@ -207,7 +207,7 @@ enum DenseComposer {
     static func fill(_ tensor: SparseTensor, into base: UnsafeMutablePointer<Float>, streaming: Bool) {
         let g = tensor.geometry, k = tensor.k
         let bands = g.rows / g.chunkRows
-        let ordered = tensor.indices.withUnsafeBufferPointer { idx in
+        let written = tensor.indices.withUnsafeBufferPointer { idx in
             tensor.values.withUnsafeBufferPointer { val in
                 let ip = idx.baseAddress!, vp = val.baseAddress!
                 return ParallelLoop.mapRanges(count: bands, minimumChunk: max(1, (1 << 16) / max(1, g.chunkRows * g.columns))) { range -> Bool in
@@ -219,7 +219,7 @@ enum DenseComposer {
                 }
             }
         }
-        if ordered.contains(false) { fillBands(tensor, into: base) }
+        if written.contains(false) { fillBands(tensor, into: base) }
     }
 
     /// Writes band `band` (a row of chunks) of the dense form; `false` if the kernel could not.
