@@ -71,8 +71,8 @@ enum TopKSelection {
         init(capacity: Int) {
             self.capacity = max(capacity, 1)
             values = .allocate(capacity: self.capacity)
-            candidates = .allocate(capacity: self.capacity)
-            candidateValues = .allocate(capacity: self.capacity)
+            candidates = .allocate(capacity: self.capacity + 16)  // + what a vector kernel may write past the last
+            candidateValues = .allocate(capacity: self.capacity + 16)
             keys = .allocate(capacity: self.capacity)
             histogram = .allocate(capacity: TopKSelection.bucketCount)
             histogram.initialize(repeating: 0, count: TopKSelection.bucketCount)
@@ -111,15 +111,11 @@ enum TopKSelection {
             }
             return
         }
-        if scratch.guess != 0 {
-            let floor = scratch.guess
-            let m = gatherCandidates(base, rowStride: rowStride, rowCount: rowCount, columnCount: columnCount, floor: floor,
-                                     localBase: 0, candidates: scratch.candidates, values: scratch.candidateValues)
-            if m >= k {
-                let kth = selectCandidates(scratch.candidates, scratch.candidateValues, count: m, k: k, indices: indices, selected: selected)
-                scratch.guess = nextGuess(kthMagnitudeBits: kth)
-                return
-            }
+        if scratch.guess != 0,
+            let kth = gatherAndSelect(base, rowStride: rowStride, rowCount: rowCount, columnCount: columnCount, k: k, floor: scratch.guess,
+                                      candidates: scratch.candidates, values: scratch.candidateValues, indices: indices, selected: selected) {
+            scratch.guess = nextGuess(kthMagnitudeBits: kth)
+            return
         }
         for r in 0..<rowCount {
             (scratch.values + r * columnCount).update(from: base + r * rowStride, count: columnCount)
@@ -129,63 +125,25 @@ enum TopKSelection {
         scratch.guess = nextGuess(kthMagnitudeBits: UInt32(truncatingIfNeeded: threshold >> 32))
     }
 
-    @inline(__always)
-    static func append(
-        _ v: Float, _ index: Int, _ floor: UInt32, _ candidates: UnsafeMutablePointer<UInt16>, _ values: UnsafeMutablePointer<Float>,
-        _ m: inout Int
-    ) {
-        candidates[m] = UInt16(truncatingIfNeeded: index)
-        values[m] = v
-        m &+= v.bitPattern & 0x7FFF_FFFF >= floor ? 1 : 0
-    }
-
-    /// Appends (in ascending local order, local indices from `localBase`) every element with
-    /// bits(|v|) ≥ `floor`; returns how many.
-    @inline(__always)
-    static func gatherCandidates(
-        _ base: UnsafePointer<Float>, rowStride: Int, rowCount: Int, columnCount: Int, floor: UInt32, localBase: Int,
-        candidates: UnsafeMutablePointer<UInt16>, values: UnsafeMutablePointer<Float>
-    ) -> Int {
-        // Magnitudes are below 2³¹, so a signed compare works: bits > floor − 1 (floor ≥ 1).
-        let magnitude = SIMD4<Int32>(repeating: 0x7FFF_FFFF)
-        let below = SIMD4<Int32>(repeating: Int32(bitPattern: floor &- 1))
-        var m = 0
+    /// Gathers the elements of one chunk (`rowCount` rows of `columnCount` values, `rowStride`
+    /// floats apart) whose bits(|v|) reach `floor` (≥ 1) and, when at least k do, selects the
+    /// top k of them as ``selectCandidates(_:_:count:k:indices:selected:)`` and returns the k-th
+    /// largest magnitude's bits; `nil` when fewer than k reach the floor. `candidates`/`values`
+    /// hold a chunk plus the 16 entries the vector kernel may write past its last.
+    static func gatherAndSelect(
+        _ base: UnsafePointer<Float>, rowStride: Int, rowCount: Int, columnCount: Int, k: Int, floor: UInt32,
+        candidates: UnsafeMutablePointer<UInt16>, values: UnsafeMutablePointer<Float>,
+        indices: UnsafeMutablePointer<UInt16>, selected: UnsafeMutablePointer<Float>
+    ) -> UInt32? {
+        var floor = floor
+        var count = 0
         for r in 0..<rowCount {
-            let row = base + r * rowStride
-            let raw = UnsafeRawPointer(row)
-            let local = localBase + r * columnCount
-            var c = 0
-            while c + 8 <= columnCount {
-                let a = raw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD4<Int32>.self) & magnitude
-                let b = raw.loadUnaligned(fromByteOffset: 4 * c + 16, as: SIMD4<Int32>.self) & magnitude
-                // Lanes of the comparison masks are 0 or −1: OR them and test as two words
-                // (cheaper than a horizontal any() on targets without AVX).
-                let hits = unsafeBitCast(a .> below, to: SIMD4<Int32>.self) | unsafeBitCast(b .> below, to: SIMD4<Int32>.self)
-                let words = unsafeBitCast(hits, to: SIMD2<UInt64>.self)
-                if words[0] | words[1] != 0 {
-                    // Branch-free append: write every lane, advance past the hits only.
-                    let index = local &+ c
-                    append(row[c], index, floor, candidates, values, &m)
-                    append(row[c &+ 1], index &+ 1, floor, candidates, values, &m)
-                    append(row[c &+ 2], index &+ 2, floor, candidates, values, &m)
-                    append(row[c &+ 3], index &+ 3, floor, candidates, values, &m)
-                    append(row[c &+ 4], index &+ 4, floor, candidates, values, &m)
-                    append(row[c &+ 5], index &+ 5, floor, candidates, values, &m)
-                    append(row[c &+ 6], index &+ 6, floor, candidates, values, &m)
-                    append(row[c &+ 7], index &+ 7, floor, candidates, values, &m)
-                }
-                c += 8
-            }
-            while c < columnCount {
-                if row[c].bitPattern & 0x7FFF_FFFF >= floor {
-                    candidates[m] = UInt16(truncatingIfNeeded: local + c)
-                    values[m] = row[c]
-                    m += 1
-                }
-                c += 1
-            }
+            VectorKernels.foldAndGatherRow(
+                UnsafeMutablePointer(mutating: base + r * rowStride), fold: nil, segments: 1, segmentLength: columnCount, floors: &floor,
+                localBase: r * columnCount, candidates: candidates, values: values, stride: 0, counts: &count)
         }
-        return m
+        guard count >= k else { return nil }
+        return selectCandidates(candidates, values, count: count, k: k, indices: indices, selected: selected)
     }
 
     /// The top `k` of `m ≥ k` candidates (a superset of the chunk's top k, ascending local
@@ -273,13 +231,13 @@ enum TopKSelection {
                 scratch.floors[c] = scratch.guesses[c]
             }
             let bandBase = input + band * g.chunkRows * g.columns
-            let bandDelta = fold.map { $0.delta + band * g.chunkRows * g.columns }
+            let bandFold = fold.map { (delta: $0.delta + band * g.chunkRows * g.columns, decay: $0.decay) }
             for r in 0..<g.chunkRows {
                 // One call per row of the band run: fold (if asked) and gather every chunk's
                 // candidates from the row's segments, in the vector kernel the CPU supports.
                 let offset = r * g.columns + first * g.chunkColumns
                 VectorKernels.foldAndGatherRow(
-                    bandBase + offset, fold: bandDelta.map { ($0 + offset, fold!.decay) }, segments: last - first,
+                    bandBase + offset, fold: bandFold.map { ($0.delta + offset, $0.decay) }, segments: last - first,
                     segmentLength: g.chunkColumns, floors: scratch.floors + first, localBase: r * g.chunkColumns,
                     candidates: scratch.candidates + first * stride, values: scratch.candidateValues + first * stride,
                     stride: stride, counts: scratch.counts + first)
@@ -293,9 +251,13 @@ enum TopKSelection {
                                                indices: out, selected: sel)
                     scratch.guesses[c] = nextGuess(kthMagnitudeBits: kth)
                 } else if scratch.floors[c] != 0,
-                    let kth = retryLower(input + g.chunkOrigin(id), geometry: g, k: k, floor: scratch.floors[c],
-                                         candidates: scratch.candidates + c * stride, values: scratch.candidateValues + c * stride,
-                                         indices: out, selected: sel) {
+                    // Too few reached the guessed floor: once more at ¾ of it (the chunk is
+                    // still in cache) before the histogram path.
+                    let kth = gatherAndSelect(input + g.chunkOrigin(id), rowStride: g.columns, rowCount: g.chunkRows,
+                                              columnCount: g.chunkColumns, k: k,
+                                              floor: max(1, (Float(bitPattern: scratch.floors[c]) * 0.75).bitPattern),
+                                              candidates: scratch.candidates + c * stride, values: scratch.candidateValues + c * stride,
+                                              indices: out, selected: sel) {
                     scratch.guesses[c] = nextGuess(kthMagnitudeBits: kth)
                 } else {
                     let origin = g.chunkOrigin(id)
@@ -309,26 +271,6 @@ enum TopKSelection {
             }
             chunk = band * perRow + last
         }
-    }
-
-    /// A chunk whose guessed floor let fewer than k candidates through, tried once more with
-    /// 3/4 of that floor (the chunk is still in cache): the top k when enough candidates reach
-    /// it, writing them as ``selectCandidates(_:_:count:k:indices:selected:)``; `nil` otherwise.
-    /// `candidates`/`values` have room for a chunk plus 16.
-    static func retryLower(
-        _ chunk: UnsafeMutablePointer<Float>, geometry g: ChunkGeometry, k: Int, floor: UInt32,
-        candidates: UnsafeMutablePointer<UInt16>, values: UnsafeMutablePointer<Float>,
-        indices: UnsafeMutablePointer<UInt16>, selected: UnsafeMutablePointer<Float>
-    ) -> UInt32? {
-        var lower = max(1, (Float(bitPattern: floor) * 0.75).bitPattern)
-        var count = 0
-        for r in 0..<g.chunkRows {
-            VectorKernels.foldAndGatherRow(
-                chunk + r * g.columns, fold: nil, segments: 1, segmentLength: g.chunkColumns, floors: &lower,
-                localBase: r * g.chunkColumns, candidates: candidates, values: values, stride: 0, counts: &count)
-        }
-        guard count >= k else { return nil }
-        return selectCandidates(candidates, values, count: count, k: k, indices: indices, selected: selected)
     }
 
     /// Selects the top `k` of `values[0..<n]` (one chunk, contiguous), writing ascending local
