@@ -5,6 +5,7 @@
 // All paths agree bit for bit: floating-point contraction is off, so a·b + c is always a rounded
 // multiply followed by a rounded add, whatever the instruction set.
 #include "CTesseraKernels.h"
+#include "Dispatch.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -69,6 +70,8 @@ static inline int level(void) {
 }
 
 tessera_kernels_level tessera_kernels_level_in_use(void) { return (tessera_kernels_level)level(); }
+
+int tessera_kernels_current_level(void) { return level(); }
 
 tessera_kernels_level tessera_kernels_level_supported(void) {
     pthread_once(&setup_once, setup);

@@ -102,6 +102,35 @@ package enum VectorKernels {
         tessera_compose_band(out, rowStride, rows, segmentLength, segments, indices, values, k, streaming ? 1 : 0) != 0
     }
 
+    /// The chunked two-sided matrix transform of one band, in place: for each of `segments`
+    /// consecutive `rows` × `width` chunks (chunk s starts at `band + s · width`, rows
+    /// `rowStride` apart), X ← A · X · B with A = `left` (rows × rows, row-major) and B = `right`
+    /// (width × width, row-major, row stride ``transformMatrixStride(width:)``).
+    ///
+    /// Every element is a sequential sum in a fixed order (first F = A · X, then F · B; each sum
+    /// starts at +0 and adds the rounded products in ascending order of the inner index, never
+    /// fused), so every level gives the same bits. `scratch` holds
+    /// ``transformScratchBytes(rows:width:)`` bytes.
+    /// - Complexity: O(segments · rows · width · (rows + width)) multiply-adds, fewer when rows
+    ///   or columns of a chunk are zero (their terms are skipped; no bit changes).
+    @inline(__always)
+    package static func transformBand(
+        _ band: UnsafeMutablePointer<Float>, rowStride: Int, rows: Int, width: Int, segments: Int,
+        left: UnsafePointer<Float>, right: UnsafePointer<Float>, scratch: UnsafeMutableRawPointer
+    ) {
+        tessera_transform_band(band, rowStride, rows, width, segments, left, right, scratch)
+    }
+
+    /// Bytes of scratch ``transformBand(_:rowStride:rows:width:segments:left:right:scratch:)``
+    /// needs for `rows` × `width` chunks.
+    @inline(__always)
+    package static func transformScratchBytes(rows: Int, width: Int) -> Int { tessera_transform_scratch_bytes(rows, width) }
+
+    /// The row stride (at least `width`) of the right-hand matrix of
+    /// ``transformBand(_:rowStride:rows:width:segments:left:right:scratch:)``.
+    @inline(__always)
+    package static func transformMatrixStride(width: Int) -> Int { tessera_transform_matrix_stride(width) }
+
     /// Copies `count` floats with non-temporal stores: the destination bypasses the cache, for
     /// outputs larger than the cache. Call ``storeFence()`` before another thread reads it.
     @inline(__always)

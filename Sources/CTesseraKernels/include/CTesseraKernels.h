@@ -66,6 +66,25 @@ uint32_t tessera_max_magnitude_bits(const float *x, size_t count);
 int tessera_compose_band(float *out, size_t stride, size_t rows, size_t width, size_t segments,
                          const uint16_t *indices, const float *values, size_t k, int streaming);
 
+/// The chunked two-sided matrix transform of one band (the codec's DCT): for each of `segments`
+/// consecutive chunks of `rows` × `width` floats (chunk s starts at band + s * width; rows are
+/// `stride` floats apart), in place, X ← A · X · B with A = a (rows × rows, row-major) and B = b
+/// (width × width, row-major with row stride tessera_transform_matrix_stride(width), the padding
+/// ignored).
+///
+/// Summation order, which fixes every bit: first F[k][j] = Σ_i A[k][i] · X[i][j], then
+/// Y[k][l] = Σ_j F[k][j] · B[j][l]; each sum starts at +0 and adds the rounded products one at a
+/// time in ascending order of i (or j), a rounded multiply then a rounded add, never fused. Every
+/// level gives the same bits. `scratch` holds tessera_transform_scratch_bytes(rows, width) bytes.
+void tessera_transform_band(float *band, size_t stride, size_t rows, size_t width, size_t segments, const float *a,
+                            const float *b, void *scratch);
+
+/// Bytes of scratch tessera_transform_band needs for chunks of `rows` × `width`.
+size_t tessera_transform_scratch_bytes(size_t rows, size_t width);
+
+/// The row stride (in floats, at least `width`) of the right-hand matrix tessera_transform_band reads.
+size_t tessera_transform_matrix_stride(size_t width);
+
 /// Copies `count` floats with non-temporal stores (the destination bypasses the cache; for
 /// outputs larger than the cache that are not read again soon). Call tessera_store_fence before
 /// another thread reads the destination.

@@ -1,0 +1,10 @@
+// Internal to CTesseraKernels: the level dispatch shared by the kernel files.
+#ifndef C_TESSERA_KERNELS_DISPATCH_H
+#define C_TESSERA_KERNELS_DISPATCH_H
+
+#include "include/CTesseraKernels.h"
+
+/// The level kernels called on this thread run at (the thread's override, else the process-wide one).
+__attribute__((visibility("hidden"))) int tessera_kernels_current_level(void);
+
+#endif
