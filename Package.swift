@@ -131,6 +131,8 @@ let package = Package(
         .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CZstd"]),
         .testTarget(name: "TesseraScoringTests", dependencies: ["TesseraScoring", "TesseraTestKit", "Tessera"], exclude: ["make_openskill_vectors.py", "make_welch_vectors.py"]),
         .testTarget(name: "TesseraChainTests", dependencies: ["TesseraChain", "TesseraCore"]),
+        // The determinism guard: consensus digests at every kernel level, thread count and OpenBLAS core.
+        .testTarget(name: "DeterminismTests", dependencies: ["Tessera", "TesseraCore", "TesseraTestKit"]),
         .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "Tessera", "TesseraTestKit", "TesseraSimulation", "TesseraS3"]),
         .testTarget(
             name: "TesseraSubtensorTests",

@@ -93,11 +93,12 @@ extension RandomNumberGenerator {
 
     /// A standard normal variate by the Box–Muller transform, consuming two outputs:
     /// `u₁ = 1 − nextUnitDouble()` (in (0, 1]), `u₂ = nextUnitDouble()`,
-    /// `z = √(−2 ln u₁) · cos(2π u₂)`, computed in `Double`.
+    /// `z = √(−2 ln u₁) · cos(2π u₂)`, computed in `Double` with ``PortableMath``'s `log` and
+    /// `cos` (not the C library's), so the same seed gives the same bits on every CPU.
     public mutating func nextStandardNormal() -> Double {
         let u1 = 1.0 - nextUnitDouble()
         let u2 = nextUnitDouble()
-        return (-2.0 * log(u1)).squareRoot() * cos(2.0 * Double.pi * u2)
+        return (-2.0 * PortableMath.log(u1)).squareRoot() * PortableMath.cos(2.0 * Double.pi * u2)
     }
 
     /// `count` normal variates with the given mean and standard deviation, rounded to `Float`.

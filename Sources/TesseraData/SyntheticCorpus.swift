@@ -106,7 +106,7 @@ public struct SyntheticCorpus: TokenSource {
         var cumulative = [Double](repeating: 0, count: states * m)
         for s in 0..<states {
             let tokens = try DeterministicSliceSampler.draw(count: m, from: UInt64(V), using: &rng)
-            var weights = (0..<m).map { _ in exp(c.concentration * rng.nextStandardNormal()) }
+            var weights = (0..<m).map { _ in PortableMath.exp(c.concentration * rng.nextStandardNormal()) }
             let total = weights.reduce(0, +)
             for j in 0..<m { weights[j] /= total }
             var running = 0.0

@@ -3,13 +3,10 @@ import Testing
 import TesseraCore
 
 /// Checks the generators against `RNGVectors` (made by `make_rng_vectors.py`, the Python reference
-/// in Documentation/RandomNumbers.md): integers and unit doubles exactly, normals to 1e-12
-/// relative (libm's `log` and `cos` may differ by an ulp between platforms), floats to one ulp.
+/// in Documentation/RandomNumbers.md): integers, unit doubles, normals, normal floats and
+/// `PortableMath` bit for bit (nothing here calls the C library's `log`, `exp` or `cos`).
 @Suite("Random numbers")
 struct RandomNumbersTests {
-    /// Relative tolerance for normals: libm differences are ~1e-16; anything above 1e-12 is a bug.
-    static let normalTolerance = 1e-12
-
     @Test("SplitMix64 matches the known-answer vectors", arguments: RNGVectors.seeded)
     func splitMix64Outputs(_ vector: RNGVectors.Seeded) {
         var generator = SplitMix64(seed: vector.seed)
@@ -87,15 +84,49 @@ struct RandomNumbersTests {
         #expect(zero.nextStandardNormal() == 0)
     }
 
-    @Test("nextStandardNormal matches the vectors to 1e-12 relative", arguments: RNGVectors.seeded)
+    @Test("nextStandardNormal matches the vectors bit for bit", arguments: RNGVectors.seeded)
     func normals(_ vector: RNGVectors.Seeded) {
         var generator = Xoshiro256StarStar(seed: vector.seed)
         for expected in vector.normals {
             let value = generator.nextStandardNormal()
-            #expect(
-                abs(value - expected) <= Self.normalTolerance * abs(expected),
-                "got \(value), expected \(expected)")
+            #expect(value.bitPattern == expected.bitPattern, "got \(value), expected \(expected)")
         }
+    }
+
+    @Test("PortableMath matches the Python port's known answers bit for bit")
+    func portableMathVectors() {
+        #expect(RNGVectors.portableMath.count == 63)
+        for (function, argument, result) in RNGVectors.portableMath {
+            let x = Double(bitPattern: argument)
+            let value = switch function {
+            case "log": PortableMath.log(x)
+            case "exp": PortableMath.exp(x)
+            default: PortableMath.cos(x)
+            }
+            #expect(value.bitPattern == result, "\(function)(\(x)) = \(value), expected \(Double(bitPattern: result))")
+        }
+    }
+
+    @Test("PortableMath is within two ulps of the C library on 100,000 random arguments per function")
+    func portableMathAccuracy() {
+        var generator = Xoshiro256StarStar(seed: 99)
+        func ulps(_ a: Double, _ b: Double) -> Int64 { abs(Int64(bitPattern: a.bitPattern) - Int64(bitPattern: b.bitPattern)) }
+        var worst: [String: Int64] = [:]
+        for _ in 0..<100_000 {
+            let u = 1 - generator.nextUnitDouble()
+            let wide = (generator.nextUnitDouble() - 0.5) * 1400
+            let angle = (generator.nextUnitDouble() - 0.5) * 2e5
+            worst["log", default: 0] = max(worst["log", default: 0], ulps(PortableMath.log(u), Foundation.log(u)))
+            worst["log wide", default: 0] = max(worst["log wide", default: 0], ulps(PortableMath.log(Foundation.exp(wide / 2)), Foundation.log(Foundation.exp(wide / 2))))
+            worst["exp", default: 0] = max(worst["exp", default: 0], ulps(PortableMath.exp(wide), Foundation.exp(wide)))
+            worst["cos", default: 0] = max(worst["cos", default: 0], ulps(PortableMath.cos(angle), Foundation.cos(angle)))
+        }
+        // Each is within about one ulp of the exact value, and so is a good C library: two ulps
+        // apart at most (one, measured against glibc 2.36).
+        #expect(worst.values.allSatisfy { $0 <= 2 }, "largest differences in ulps: \(worst)")
+        #expect(PortableMath.log(-1).isNaN && PortableMath.log(0) == -.infinity && PortableMath.log(.infinity) == .infinity)
+        #expect(PortableMath.exp(800) == .infinity && PortableMath.exp(-800) == 0 && PortableMath.exp(.nan).isNaN)
+        #expect(PortableMath.cos(.infinity).isNaN && PortableMath.cos(0) == 1)
     }
 
     @Test("nextStandardNormal is Box–Muller on two unit doubles and consumes exactly two outputs")
@@ -105,13 +136,13 @@ struct RandomNumbersTests {
         for _ in 0..<100 {
             let u1 = 1 - reference.nextUnitDouble()
             let u2 = reference.nextUnitDouble()
-            let expected = (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+            let expected = (-2 * PortableMath.log(u1)).squareRoot() * PortableMath.cos(2 * Double.pi * u2)
             #expect(generator.nextStandardNormal() == expected)
             #expect(generator == reference)
         }
     }
 
-    @Test("normalFloats matches the vectors to one float ulp", arguments: RNGVectors.normalFloats)
+    @Test("normalFloats matches the vectors bit for bit", arguments: RNGVectors.normalFloats)
     func normalFloats(_ vector: RNGVectors.NormalFloats) {
         var generator = Xoshiro256StarStar(seed: vector.seed)
         let values = generator.normalFloats(
@@ -119,7 +150,7 @@ struct RandomNumbersTests {
         #expect(values.count == vector.count)
         for (value, bits) in zip(values, vector.bitPatterns) {
             let expected = Float(bitPattern: bits)
-            #expect(abs(value - expected) <= expected.ulp, "got \(value), expected \(expected)")
+            #expect(value.bitPattern == expected.bitPattern, "got \(value), expected \(expected)")
         }
         // One normal (two outputs) per value.
         var reference = Xoshiro256StarStar(seed: vector.seed)

@@ -69,10 +69,122 @@ def next_unit_double(rng):
     return (rng.next() >> 11) * 2.0**-53          # exact: a 53-bit integer times a power of two
 
 
+def _inverse_factorials():
+    out, factorial = [1.0], 1
+    for n in range(1, 21):
+        factorial *= n
+        out.append(1.0 / float(factorial))   # n! rounded to double, then one division
+    return out
+
+
+INVERSE_FACTORIALS = _inverse_factorials()
+LN2_HIGH = 6.93147180369123816490e-01
+LN2_LOW = 1.90821492927058770002e-10
+HALF_PI_1 = 1.57079632673412561417e+00
+HALF_PI_2 = 6.07710050630396597660e-11
+HALF_PI_3 = 2.02226624879595063154e-21
+INVERSE_LN2 = 1.44269504088896338700e+00
+TWO_OVER_PI = 6.36619772367581382433e-01
+
+
+def portable_log(x):
+    """PortableMath.log: every step one IEEE double operation, in this order."""
+    if x != x or x < 0:
+        return float("nan")
+    if x == 0:
+        return float("-inf")
+    if x == float("inf"):
+        return x
+    exponent = 0
+    if x < 2.0**-1022:                         # subnormal
+        x *= 2.0**54
+        exponent = -54
+    m, e = math.frexp(x)                       # x = m * 2**e, m in [0.5, 1)
+    m, exponent = 2.0 * m, exponent + e - 1    # significand in [1, 2), exact
+    if m > 1.41421356237309514547:
+        m *= 0.5
+        exponent += 1
+    f = m - 1.0
+    s = f / (2.0 + f)
+    z = s * s
+    r = 2.0 / 25.0
+    for k in range(11, 0, -1):
+        r = 2.0 / float(2 * k + 1) + z * r
+    r = z * r
+    h = 0.5 * f * f
+    k = float(exponent)
+    return k * LN2_HIGH - ((h - (s * (h + r) + k * LN2_LOW)) - f)
+
+
+def _scale(y, k):
+    if k > 1023:
+        return y * 2.0**1023 * 2.0**(k - 1023)
+    if k < -1022:
+        return y * 2.0**-1022 * 2.0**(k + 1022)
+    return y * 2.0**k
+
+
+def portable_exp(x):
+    """PortableMath.exp."""
+    if x != x:
+        return x
+    if x > 709.782712893383973096:
+        return float("inf")
+    if x < -745.133219101941108420:
+        return 0.0
+    k = float(round(x * INVERSE_LN2))          # ties to even, like Swift's .toNearestOrEven
+    high = x - k * LN2_HIGH
+    low = k * LN2_LOW
+    r = high - low
+    q = INVERSE_FACTORIALS[14]
+    for n in range(13, 1, -1):
+        q = INVERSE_FACTORIALS[n] + r * q
+    y = 1.0 + (high + ((r * r) * q - low))
+    return _scale(y, int(k))
+
+
+def _sin_kernel(r, d, z):
+    s = -INVERSE_FACTORIALS[19]
+    for k in range(8, 0, -1):
+        c = INVERSE_FACTORIALS[2 * k + 1] if k % 2 == 0 else -INVERSE_FACTORIALS[2 * k + 1]
+        s = c + z * s
+    return r + (d + ((r * z) * s - (0.5 * z) * d))
+
+
+def _cos_kernel(r, d, z):
+    c = -INVERSE_FACTORIALS[18]
+    for k in range(8, 1, -1):
+        coefficient = INVERSE_FACTORIALS[2 * k] if k % 2 == 0 else -INVERSE_FACTORIALS[2 * k]
+        c = coefficient + z * c
+    h = 0.5 * z
+    w = 1.0 - h
+    return w + (((1.0 - w) - h) + ((z * z) * c - r * d))
+
+
+def portable_cos(x):
+    """PortableMath.cos."""
+    if x != x or x in (float("inf"), float("-inf")):
+        return float("nan")
+    n = float(round(x * TWO_OVER_PI))
+    a = (x - n * HALF_PI_1) - n * HALF_PI_2
+    t = n * HALF_PI_3
+    r = a - t
+    d = (a - r) - t
+    z = r * r
+    quadrant = int(n) % 4                      # Python's % is already non-negative
+    if quadrant == 0:
+        return _cos_kernel(r, d, z)
+    if quadrant == 1:
+        return -_sin_kernel(r, d, z)
+    if quadrant == 2:
+        return -_cos_kernel(r, d, z)
+    return _sin_kernel(r, d, z)
+
+
 def next_standard_normal(rng):
     u1 = 1.0 - next_unit_double(rng)             # in (0, 1]: log never sees 0
     u2 = next_unit_double(rng)
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+    return math.sqrt(-2.0 * portable_log(u1)) * portable_cos(2.0 * math.pi * u2)
 
 
 def to_float32(x):
@@ -147,6 +259,19 @@ def swift_h32(x):
     return "0x" + s[:4] + "_" + s[4:]
 
 
+# Arguments for the PortableMath vectors: edge cases, then seeded ones over each function's range.
+def portable_math_cases():
+    rng = Xoshiro256StarStar(7)
+    logs = [1.0, 0.5, 2.0, 1e-300, 5e-324, 1.4142135623730951, 0.70710678118654757, 1e300, 3.0]
+    logs += [1.0 - next_unit_double(rng) for _ in range(12)]
+    exps = [0.0, 1.0, -1.0, 0.5, 709.0, -744.0, -708.5, 1e-10, 0.34657359027997264]
+    exps += [(next_unit_double(rng) - 0.5) * 100.0 for _ in range(12)]
+    coss = [0.0, 1.0, -1.0, 0.78539816339744828, 1.5707963267948966, 3.1415926535897931, 100.0, -12345.678]
+    coss += [2.0 * math.pi * next_unit_double(rng) for _ in range(13)]
+    return [("log", x, portable_log(x)) for x in logs] + [("exp", x, portable_exp(x)) for x in exps] + \
+        [("cos", x, portable_cos(x)) for x in coss]
+
+
 def compute():
     seeds = []
     for seed in SEEDS:
@@ -194,7 +319,7 @@ def swift_source(seeds, floats):
     w("        /// The same values as decimal literals (17 significant digits, so exact).")
     w("        let unitDoubles: [Double]")
     w("        /// The first `nextStandardNormal()` values of `Xoshiro256StarStar(seed: seed)` (17 significant")
-    w("        /// digits; libm's `log` and `cos` may differ by an ulp between platforms).")
+    w("        /// digits, so exact: `PortableMath` makes them the same on every platform).")
     w("        let normals: [Double]")
     w("")
     w("        var description: String { \"seed \\(seed)\" }")
@@ -236,6 +361,12 @@ def swift_source(seeds, floats):
         w("            // %s" % ", ".join("%.9g" % x for x in f["values"]))
         w("            bitPatterns: [%s]" % ", ".join(swift_h32(float_bits(x)) for x in f["values"]))
         w("        ),")
+    w("    ]")
+    w("")
+    w("    /// PortableMath known answers: (function, argument bits, result bits).")
+    w("    static let portableMath: [(function: String, argument: UInt64, result: UInt64)] = [")
+    for name, x, y in portable_math_cases():
+        w("        (\"%s\", %s, %s),  // %s(%s) = %s" % (name, swift_h64(double_bits(x)), swift_h64(double_bits(y)), name, d17(x), d17(y)))
     w("    ]")
     w("")
     w("    /// The state {1, 2, 3, 4} and its first outputs from the authors' reference C code (published")
