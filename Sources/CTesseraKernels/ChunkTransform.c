@@ -26,8 +26,8 @@ struct tessera_transform_scratch {
     float *first;                // r × cp: after the first pass
     float *row;                  // TT_WIDEST_TILE: a partial tile on its way out
     uint32_t *list;              // max(r, c): live rows of a tile, or live columns
-    unsigned char *tile_live;    // (cp / 16) × r
-    unsigned char *column_live;  // c
+    uint32_t *column_bits;       // c: the OR of each column's magnitude bits (0: all ±0)
+    unsigned char *tile_live;    // (cp / 16) × r: 1 where a row of a column tile is not all ±0
 };
 
 static inline struct tessera_transform_scratch tessera_transform_scratch_layout(unsigned char *base, size_t r, size_t c) {
@@ -37,14 +37,14 @@ static inline struct tessera_transform_scratch tessera_transform_scratch_layout(
     s.first = s.padded + r * cp;
     s.row = s.first + r * cp;
     s.list = (uint32_t *)(s.row + TT_WIDEST_TILE);
-    s.tile_live = (unsigned char *)(s.list + (r > c ? r : c));
-    s.column_live = s.tile_live + (cp / 16) * r;
+    s.column_bits = s.list + (r > c ? r : c);
+    s.tile_live = (unsigned char *)(s.column_bits + c);
     return s;
 }
 
 size_t tessera_transform_scratch_bytes(size_t r, size_t c) {
     const size_t cp = padded_width(c);
-    return (2 * r * cp + TT_WIDEST_TILE) * sizeof(float) + (r > c ? r : c) * sizeof(uint32_t) + (cp / 16) * r + c;
+    return (2 * r * cp + TT_WIDEST_TILE) * sizeof(float) + ((r > c ? r : c) + c) * sizeof(uint32_t) + (cp / 16) * r;
 }
 
 size_t tessera_transform_matrix_stride(size_t c) { return padded_width(c); }

@@ -24,21 +24,25 @@ static void TT_NAME(float *band, size_t stride, size_t r, size_t c, size_t segme
     struct tessera_transform_scratch s = tessera_transform_scratch_layout(scratch, r, c);
     for (size_t segment = 0; segment < segments; segment++) {
         float *chunk = band + segment * c;
-        // The chunk, zero-padded to cp columns, and which of its (row, column tile) and columns
-        // hold a value other than ±0.
-        memset(s.tile_live, 0, tiles * r);
-        memset(s.column_live, 0, c);
+        // The chunk, zero-padded to cp columns, and which of its (row, column tile) pairs and
+        // columns hold a value other than ±0.
+        memset(s.column_bits, 0, c * sizeof(uint32_t));
         for (size_t i = 0; i < r; i++) {
             const float *row = chunk + i * stride;
             float *padded = s.padded + i * cp;
-            for (size_t j = 0; j < c; j++) {
-                float v = row[j];
-                padded[j] = v;
-                uint32_t bits;
-                memcpy(&bits, &v, sizeof bits);
-                unsigned char live = (bits & 0x7FFFFFFFu) != 0;
-                s.tile_live[(j / TT_TILE_COLUMNS) * r + i] |= live;
-                s.column_live[j] |= live;
+            for (size_t tile = 0; tile < tiles; tile++) {
+                const size_t j0 = tile * TT_TILE_COLUMNS, j1 = j0 + TT_TILE_COLUMNS < c ? j0 + TT_TILE_COLUMNS : c;
+                uint32_t any = 0;
+                for (size_t j = j0; j < j1; j++) {
+                    float v = row[j];
+                    padded[j] = v;
+                    uint32_t bits;
+                    memcpy(&bits, &v, sizeof bits);
+                    bits &= 0x7FFFFFFFu;
+                    any |= bits;
+                    s.column_bits[j] |= bits;
+                }
+                s.tile_live[tile * r + i] = any != 0;
             }
             for (size_t j = c; j < cp; j++) padded[j] = 0;
         }
@@ -90,7 +94,7 @@ static void TT_NAME(float *band, size_t stride, size_t r, size_t c, size_t segme
         size_t live = 0;
         for (size_t j = 0; j < c; j++) {
             s.list[live] = (uint32_t)j;
-            live += s.column_live[j];
+            live += s.column_bits[j] != 0;
         }
         for (size_t tile = 0; tile < tiles; tile++) {
             const size_t l0 = tile * TT_TILE_COLUMNS;

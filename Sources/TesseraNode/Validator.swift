@@ -143,6 +143,15 @@ public struct Validator<Model: TrainableModel, Codec: GradientCodec, S: Checkpoi
         return window
     }
 
+    /// The peer list this validator already published for `window`, if any (nil when there is
+    /// none, or when the stored one does not parse: it is then written anew).
+    func publishedPeerList(window: Window) async throws -> PeerList? {
+        let key = gatherer.keys.peerList(window: window)
+        guard try await Retry.run(attempts: 3, { try await storage.head(key) }) != nil else { return nil }
+        let bytes = try await Retry.run(attempts: 3) { try await storage.get(key, limit: PeerList.maximumBytes).bytes }
+        return try? PeerList(decoding: bytes, window: window)
+    }
+
     /// Processes `window` (its upload interval must have closed: the reveal block must exist).
     /// - Throws: ``NodeError`` `.chain` if the reveal block does not exist yet; storage and chain
     ///   failures after retries. The state is unchanged when it throws.
@@ -168,7 +177,11 @@ public struct Validator<Model: TrainableModel, Codec: GradientCodec, S: Checkpoi
             .validatorDraw(window: window, revealBlockHash: reveal.hash, hotkey: hotkey.rawValue).sampleIDs
         var scorer = self.scorer
         let scores = try scorer.evaluate(WindowEvidence(window: window, model: model, data: TokenSourceBatches(data), randomSampleIDs: draw, peers: peers))
-        let chosen = Self.choosePeers(uploads: uploads, weights: scores.weights, maximum: parameters.maximumPeers)
+        // A list already published for this window (a replay after a restart) is what the miners
+        // applied: follow it. Re-deciding from scores, whose losses go through BLAS and may differ
+        // in the last bits on another CPU or thread count, could fork the model.
+        let published = try await publishedPeerList(window: window)
+        let chosen = published?.peers ?? Self.choosePeers(uploads: uploads, weights: scores.weights, maximum: parameters.maximumPeers)
         var next = model
         if !chosen.isEmpty {
             let updates = uploads.filter { chosen.contains($0.uid) }.compactMap(\.update)
@@ -176,8 +189,10 @@ public struct Validator<Model: TrainableModel, Codec: GradientCodec, S: Checkpoi
             try outer.apply(aggregate: aggregate, to: &next.parameters)
         }
         let keys = gatherer.keys
-        let list = try PeerList(window: window, peers: chosen).encoded()
-        try await Retry.run(attempts: 3) { try await storage.put(keys.peerList(window: window), list) }
+        if published == nil {
+            let list = try PeerList(window: window, peers: chosen).encoded()
+            try await Retry.run(attempts: 3) { try await storage.put(keys.peerList(window: window), list) }
+        }
 
         var weightsSet = false
         var weightsError: String?

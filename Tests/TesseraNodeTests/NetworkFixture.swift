@@ -82,7 +82,10 @@ struct NetworkFixture {
     }
 
     /// ``run(windows:killAt:)``, also returning the storage and chain for further checks.
-    static func runKeepingState(windows: Int, killAt: Int? = nil) async throws -> (Outcome, Bool, InMemoryStorage, LocalChain) {
+    /// `published` holds peer lists to store before the validator processes their window (as
+    /// if an earlier run of the validator had published them).
+    static func runKeepingState(windows: Int, killAt: Int? = nil, published: [Window: [UID]] = [:]) async throws
+        -> (Outcome, Bool, InMemoryStorage, LocalChain) {
         let p = parameters
         let genesis = 1_700_000_000.0
         let clock = ManualWallClock(Date(timeIntervalSince1970: genesis))
@@ -142,6 +145,9 @@ struct NetworkFixture {
                 }
                 while try await WindowSchedule.revealBlock(of: previous, parameters: p, chain: client) == nil {
                     try await advance(to: await chain.headNumber + 1)
+                }
+                if let peers = published[previous] {
+                    _ = try await storage.put(ObjectKeyLayout.current.peerList(window: previous), try PeerList(window: previous, peers: peers).encoded())
                 }
                 // Process every window up to W−1 (more than one after a restart).
                 while next <= previous {

@@ -27,4 +27,20 @@ struct ValidatorRestartTests {
             #expect(outcome == reference, "killed at write \(killAt)")
         }
     }
+
+    /// A validator replaying a window whose peer list it already published (before a restart,
+    /// perhaps on another machine whose scores differ in the last bits) follows that list instead
+    /// of re-deciding from scores: the miners applied it, and the validator's model stays theirs.
+    @Test func aReplayedWindowFollowsThePublishedPeerList() async throws {
+        let (reference, _) = try await NetworkFixture.run(windows: 2)
+        // Window 1's list as if published earlier: only uid 4 (who uploads zeros), which the
+        // scores would never choose alone.
+        let forced = [UID(rawValue: 4)]
+        let (outcome, _, _, _) = try await NetworkFixture.runKeepingState(windows: 2, published: [Window(rawValue: 1): forced])
+        let expected = try PeerList(window: Window(rawValue: 1), peers: forced).encoded()
+        #expect(reference.peerLists[0] != expected, "the scores choose other peers")
+        #expect(outcome.peerLists[0] == expected, "the published list is left as it was")
+        #expect(outcome.minerParameters.allSatisfy { $0 == outcome.parameters }, "validator and miners hold the same model")
+        #expect(outcome.parameters != reference.parameters)
+    }
 }
