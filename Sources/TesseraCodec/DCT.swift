@@ -133,8 +133,6 @@ struct DoubleDouble {
         return Self.quickTwoSum(p, error + (hi * other.lo + lo * other.hi))
     }
 
-    func times(_ scalar: Double) -> DoubleDouble { times(DoubleDouble(scalar)) }
-
     /// `numerator / denominator` for small integers: the remainder `n − q·d` of the double
     /// quotient is exact, through one fused multiply-add.
     static func quotient(_ numerator: Int, _ denominator: Int) -> DoubleDouble {
