@@ -9,12 +9,6 @@
 
 #pragma STDC FP_CONTRACT OFF
 
-#if defined(__x86_64__)
-#define TESSERA_X86 1
-#else
-#define TESSERA_X86 0
-#endif
-
 /// The widest column tile of any level (two vectors of 16 lanes).
 #define TT_WIDEST_TILE 32
 
@@ -56,17 +50,8 @@ typedef float tt_v8u __attribute__((vector_size(32), aligned(4)));
 // Portable: 8-lane vectors of plain C (the compiler lowers them to whatever the target has).
 #define TT_NAME transform_band_portable
 #define TT_TARGET
-#define TT_V tt_v8
-#define TT_VU tt_v8u
 #define TT_W 8
-#define TT_SPLAT TT_SPLAT8
 #include "ChunkTransformBody.h"
-#undef TT_NAME
-#undef TT_TARGET
-#undef TT_V
-#undef TT_VU
-#undef TT_W
-#undef TT_SPLAT
 
 #if TESSERA_X86
 typedef float tt_v16 __attribute__((vector_size(64)));
@@ -75,31 +60,13 @@ typedef float tt_v16u __attribute__((vector_size(64), aligned(4)));
 
 #define TT_NAME transform_band_avx2
 #define TT_TARGET __attribute__((target("avx2")))
-#define TT_V tt_v8
-#define TT_VU tt_v8u
 #define TT_W 8
-#define TT_SPLAT TT_SPLAT8
 #include "ChunkTransformBody.h"
-#undef TT_NAME
-#undef TT_TARGET
-#undef TT_V
-#undef TT_VU
-#undef TT_W
-#undef TT_SPLAT
 
 #define TT_NAME transform_band_avx512
 #define TT_TARGET __attribute__((target("avx512f")))
-#define TT_V tt_v16
-#define TT_VU tt_v16u
 #define TT_W 16
-#define TT_SPLAT TT_SPLAT16
 #include "ChunkTransformBody.h"
-#undef TT_NAME
-#undef TT_TARGET
-#undef TT_V
-#undef TT_VU
-#undef TT_W
-#undef TT_SPLAT
 #endif
 
 void tessera_transform_band(float *band, size_t stride, size_t rows, size_t width, size_t segments, const float *a,

@@ -9,12 +9,37 @@
 // matrices are finite), and adding ±0 to a sum that is never -0 (it starts at +0, and a rounded
 // sum is -0 only when both addends are) leaves the sum's bits unchanged.
 //
-// Expects: TT_NAME (the function's name), TT_TARGET (its attributes), TT_V (a vector of TT_W
-// floats), TT_VU (the same with 4-byte alignment, for loads and stores), TT_SPLAT(x) (x in every
-// lane).
+// Expects TT_NAME (the function's name), TT_TARGET (its attributes) and TT_W (lanes: 8 or 16,
+// with the types tt_vW, tt_vWu and the macro TT_SPLATW defined); undefines all three at the end.
 
+#define TT_CAT_(a, b) a##b
+#define TT_CAT(a, b) TT_CAT_(a, b)
+#define TT_V TT_CAT(tt_v, TT_W)
+#define TT_VU TT_CAT(TT_CAT(tt_v, TT_W), u)
+#define TT_SPLAT TT_CAT(TT_SPLAT, TT_W)
 #define TT_TILE_COLUMNS (2 * TT_W)
 #define TT_TILE_ROWS 4
+
+/// Sums for `rows` (1 or TT_TILE_ROWS, a constant after inlining) rows k0… of a tile two vectors
+/// wide: acc[q] = Σ over the `live` inner indices n in `list` of splat(w[(k0 + q) · w_stride + n])
+/// · v[n · v_stride …], the products and sums rounded one at a time in list order.
+TT_TARGET
+static inline __attribute__((always_inline)) void TT_CAT(TT_NAME, _tile)(
+    int rows, const float *w, size_t w_stride, const float *v, size_t v_stride, const uint32_t *list, size_t live,
+    TT_V acc[TT_TILE_ROWS][2]) {
+    for (int q = 0; q < rows; q++) acc[q][0] = acc[q][1] = (TT_V){0};
+    for (size_t n = 0; n < live; n++) {
+        const size_t i = list[n];
+        const TT_V v0 = *(const TT_VU *)(v + i * v_stride), v1 = *(const TT_VU *)(v + i * v_stride + TT_W);
+        for (int q = 0; q < rows; q++) {
+            const TT_V s = TT_SPLAT(w[q * w_stride + i]);
+            const TT_V p0 = s * v0;
+            const TT_V p1 = s * v1;
+            acc[q][0] = acc[q][0] + p0;
+            acc[q][1] = acc[q][1] + p1;
+        }
+    }
+}
 
 TT_TARGET
 static void TT_NAME(float *band, size_t stride, size_t r, size_t c, size_t segments, const float *a, const float *b,
@@ -22,6 +47,7 @@ static void TT_NAME(float *band, size_t stride, size_t r, size_t c, size_t segme
     const size_t cp = (c + TT_TILE_COLUMNS - 1) / TT_TILE_COLUMNS * TT_TILE_COLUMNS;
     const size_t tiles = cp / TT_TILE_COLUMNS;
     struct tessera_transform_scratch s = tessera_transform_scratch_layout(scratch, r, c);
+    TT_V acc[TT_TILE_ROWS][2];
     for (size_t segment = 0; segment < segments; segment++) {
         float *chunk = band + segment * c;
         // The chunk, zero-padded to cp columns, and which of its (row, column tile) pairs and
@@ -55,38 +81,18 @@ static void TT_NAME(float *band, size_t stride, size_t r, size_t c, size_t segme
             }
             const float *x = s.padded + tile * TT_TILE_COLUMNS;
             float *out = s.first + tile * TT_TILE_COLUMNS;
-            size_t k = 0;
-            for (; k + TT_TILE_ROWS <= r; k += TT_TILE_ROWS) {
-                TT_V acc[TT_TILE_ROWS][2];
-                for (int q = 0; q < TT_TILE_ROWS; q++) acc[q][0] = acc[q][1] = (TT_V){0};
-                for (size_t n = 0; n < live; n++) {
-                    size_t i = s.list[n];
-                    TT_V x0 = *(const TT_VU *)(x + i * cp), x1 = *(const TT_VU *)(x + i * cp + TT_W);
-                    for (int q = 0; q < TT_TILE_ROWS; q++) {
-                        TT_V w = TT_SPLAT(a[(k + q) * r + i]);
-                        TT_V p0 = w * x0;
-                        TT_V p1 = w * x1;
-                        acc[q][0] = acc[q][0] + p0;
-                        acc[q][1] = acc[q][1] + p1;
-                    }
+            for (size_t k = 0; k < r;) {
+                const int rows = r - k >= TT_TILE_ROWS ? TT_TILE_ROWS : 1;
+                if (rows == TT_TILE_ROWS) {
+                    TT_CAT(TT_NAME, _tile)(TT_TILE_ROWS, a + k * r, r, x, cp, s.list, live, acc);
+                } else {
+                    TT_CAT(TT_NAME, _tile)(1, a + k * r, r, x, cp, s.list, live, acc);
                 }
-                for (int q = 0; q < TT_TILE_ROWS; q++) {
+                for (int q = 0; q < rows; q++) {
                     *(TT_VU *)(out + (k + q) * cp) = acc[q][0];
                     *(TT_VU *)(out + (k + q) * cp + TT_W) = acc[q][1];
                 }
-            }
-            for (; k < r; k++) {
-                TT_V acc0 = {0}, acc1 = {0};
-                for (size_t n = 0; n < live; n++) {
-                    size_t i = s.list[n];
-                    TT_V w = TT_SPLAT(a[k * r + i]);
-                    TT_V p0 = w * *(const TT_VU *)(x + i * cp);
-                    TT_V p1 = w * *(const TT_VU *)(x + i * cp + TT_W);
-                    acc0 = acc0 + p0;
-                    acc1 = acc1 + p1;
-                }
-                *(TT_VU *)(out + k * cp) = acc0;
-                *(TT_VU *)(out + k * cp + TT_W) = acc1;
+                k += rows;
             }
         }
         // Second pass: y[k][l] = Σ_j first[k][j] · b[j][l], over the live columns (a column of
@@ -99,36 +105,12 @@ static void TT_NAME(float *band, size_t stride, size_t r, size_t c, size_t segme
         for (size_t tile = 0; tile < tiles; tile++) {
             const size_t l0 = tile * TT_TILE_COLUMNS;
             const size_t width = c - l0 < TT_TILE_COLUMNS ? c - l0 : TT_TILE_COLUMNS;
-            const float *bt = b + l0;
-            size_t k = 0;
-            for (; k < r; k += TT_TILE_ROWS) {
-                const int rows = r - k < TT_TILE_ROWS ? (int)(r - k) : TT_TILE_ROWS;
-                TT_V acc[TT_TILE_ROWS][2];
-                for (int q = 0; q < TT_TILE_ROWS; q++) acc[q][0] = acc[q][1] = (TT_V){0};
+            for (size_t k = 0; k < r;) {
+                const int rows = r - k >= TT_TILE_ROWS ? TT_TILE_ROWS : 1;
                 if (rows == TT_TILE_ROWS) {
-                    for (size_t n = 0; n < live; n++) {
-                        size_t j = s.list[n];
-                        TT_V b0 = *(const TT_VU *)(bt + j * b_stride), b1 = *(const TT_VU *)(bt + j * b_stride + TT_W);
-                        for (int q = 0; q < TT_TILE_ROWS; q++) {
-                            TT_V w = TT_SPLAT(s.first[(k + q) * cp + j]);
-                            TT_V p0 = w * b0;
-                            TT_V p1 = w * b1;
-                            acc[q][0] = acc[q][0] + p0;
-                            acc[q][1] = acc[q][1] + p1;
-                        }
-                    }
+                    TT_CAT(TT_NAME, _tile)(TT_TILE_ROWS, s.first + k * cp, cp, b + l0, b_stride, s.list, live, acc);
                 } else {
-                    for (size_t n = 0; n < live; n++) {
-                        size_t j = s.list[n];
-                        TT_V b0 = *(const TT_VU *)(bt + j * b_stride), b1 = *(const TT_VU *)(bt + j * b_stride + TT_W);
-                        for (int q = 0; q < rows; q++) {
-                            TT_V w = TT_SPLAT(s.first[(k + q) * cp + j]);
-                            TT_V p0 = w * b0;
-                            TT_V p1 = w * b1;
-                            acc[q][0] = acc[q][0] + p0;
-                            acc[q][1] = acc[q][1] + p1;
-                        }
-                    }
+                    TT_CAT(TT_NAME, _tile)(1, s.first + k * cp, cp, b + l0, b_stride, s.list, live, acc);
                 }
                 for (int q = 0; q < rows; q++) {
                     float *destination = chunk + (k + q) * stride + l0;
@@ -141,6 +123,7 @@ static void TT_NAME(float *band, size_t stride, size_t r, size_t c, size_t segme
                         memcpy(destination, s.row, width * sizeof(float));
                     }
                 }
+                k += rows;
             }
         }
     }
@@ -148,3 +131,11 @@ static void TT_NAME(float *band, size_t stride, size_t r, size_t c, size_t segme
 
 #undef TT_TILE_COLUMNS
 #undef TT_TILE_ROWS
+#undef TT_SPLAT
+#undef TT_VU
+#undef TT_V
+#undef TT_CAT
+#undef TT_CAT_
+#undef TT_W
+#undef TT_TARGET
+#undef TT_NAME

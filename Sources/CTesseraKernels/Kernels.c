@@ -13,13 +13,6 @@
 
 #pragma STDC FP_CONTRACT OFF
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#define TESSERA_X86 1
-#else
-#define TESSERA_X86 0
-#endif
-
 // MARK: Dispatch
 
 static tessera_kernels_level supported_level = TESSERA_KERNELS_PORTABLE;

@@ -119,12 +119,7 @@ extension BenchCommand {
         func run() throws {
             guard rows > 0, cols > 0, peers > 0, repetitions > 0 else { throw ValidationError("sizes must be positive") }
             TensorRuntime.setThreadCount(threads)
-            if let kernels {
-                guard let level = VectorKernels.Level.allCases.first(where: { $0.description == kernels }) else {
-                    throw ValidationError("--kernels must be portable, avx2 or avx512, got \(kernels)")
-                }
-                VectorKernels.setLevel(level)
-            }
+            try applyKernelLevel(kernels)
             let codec = try options.codec()
             let layout = try ParameterLayout([(name: "weight", shape: [rows, cols])])
             var generator = Xoshiro256StarStar(seed: 0)

@@ -20,12 +20,7 @@ struct DeterminismCommand: ParsableCommand {
     func run() throws {
         guard threads > 0 else { throw ValidationError("--threads must be positive") }
         TensorRuntime.setThreadCount(threads)
-        if let kernels {
-            guard let level = VectorKernels.Level.allCases.first(where: { $0.description == kernels }) else {
-                throw ValidationError("--kernels must be portable, avx2 or avx512, got \(kernels)")
-            }
-            VectorKernels.setLevel(level)
-        }
+        try applyKernelLevel(kernels)
         let digests = try ConsensusProbe.run()
         let mismatches = ConsensusProbe.mismatches(in: digests)
         let loss = try ConsensusProbe.modelLoss()

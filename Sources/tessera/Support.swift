@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Tessera
 
@@ -151,4 +152,14 @@ struct ProgressBar {
         FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total) \(suffix)\u{1B}[K".utf8))
         if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
     }
+}
+
+/// Sets the vector kernels' level from a `--kernels` option (nil: the best this CPU supports).
+/// - Throws: `ValidationError` for a name other than portable, avx2 or avx512.
+func applyKernelLevel(_ name: String?) throws {
+    guard let name else { return }
+    guard let level = VectorKernels.Level.allCases.first(where: { $0.description == name }) else {
+        throw ValidationError("--kernels must be portable, avx2 or avx512, got \(name)")
+    }
+    VectorKernels.setLevel(level)
 }
