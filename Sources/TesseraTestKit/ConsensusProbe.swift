@@ -131,16 +131,16 @@ public enum ConsensusProbe {
             let codec = try ChunkedTopKCodec(configuration: .init(maximumChunkSide: 64, topK: 24, quantizer: quantizer, transform: transform,
                                                                   indexCoding: coding))
             var wires: [UInt8] = []
-            var updates: [SparseUpdate] = []
+            var parsed: [CompressedUpdate] = []
             for (peer, input) in inputs.enumerated() {
                 let encoded = try codec.encode(input, metadata: UpdateMetadata(window: 9, uid: UInt32(peer)))
                 let bytes = try WireFormat.serialize(encoded.compressed, compression: .none)
                 wires += bytes
-                updates.append(try codec.decode(try WireFormat.parse(bytes, layout: layout), layout: layout))
+                parsed.append(try WireFormat.parse(bytes, layout: layout))
             }
+            let updates = try parsed.map { try codec.decode($0, layout: layout) }
             record("codec/\(name)/wire", XXHash64.hash(wires))
-            record("codec/\(name)/dense", hash(try codec.decodeDense(try WireFormat.parse(WireFormat.serialize(
-                codec.encode(inputs[0], metadata: UpdateMetadata()).compressed), layout: layout), layout: layout)))
+            record("codec/\(name)/dense", hash(try codec.decodeDense(parsed[0], layout: layout)))
             for (aggregatorName, aggregator) in [("median-norm-clipped-mean", MedianNormClippedMean() as any Aggregator),
                                                  ("trimmed-mean", try TrimmedMean() as any Aggregator),
                                                  ("coordinate-median", CoordinateMedian() as any Aggregator)] {
