@@ -32,11 +32,6 @@ let package = Package(
     targets: [
         // C system libraries. Imported with `internal import` so they never leak into public API.
         .systemLibrary(
-            name: "CBLAS",
-            pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev"])]
-        ),
-        .systemLibrary(
             name: "CZstd",
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
@@ -50,14 +45,17 @@ let package = Package(
         // Run-time dispatched vector kernels (AVX-512 / AVX2 / portable) and non-temporal stores:
         // per-function target attributes, no global flags. Used through TesseraCore's VectorKernels.
         .target(name: "CTesseraKernels"),
+        // The BLAS, loaded at run time (dlopen) with OpenBLAS's kernel family chosen from the CPU's
+        // features, so that no build links it and no CPU falls back to generic kernels.
+        .target(name: "CTesseraBLAS"),
         // Protocols and value types every other module shares.
         .target(name: "TesseraCore", dependencies: ["CTesseraKernels"]),
         // Tensor engine, autodiff, the reference Llama model, safetensors.
-        .target(name: "TesseraTensor", dependencies: ["TesseraCore", "CBLAS"]),
+        .target(name: "TesseraTensor", dependencies: ["TesseraCore", "CTesseraBLAS", "CTesseraKernels"]),
         // Gradient codec, wire format, decode limits, aggregators.
-        .target(name: "TesseraCodec", dependencies: ["TesseraCore", "CBLAS", "CZstd"]),
+        .target(name: "TesseraCodec", dependencies: ["TesseraCore", "CZstd"]),
         // Inner optimizers (AdamW, SGD, schedules) and outer optimizers (SparseLoCo, DeMo, DiLoCo).
-        .target(name: "TesseraOptimizer", dependencies: ["TesseraCore", "TesseraCodec"]),
+        .target(name: "TesseraOptimizer", dependencies: ["TesseraCore", "TesseraCodec", "CTesseraKernels"]),
         // Slice sampling, token sources, the synthetic corpus.
         .target(name: "TesseraData", dependencies: ["TesseraCore", .product(name: "Crypto", package: "swift-crypto")]),
         // The StorageBackend protocol, in-memory and filesystem backends, the object key layout.
@@ -123,16 +121,17 @@ let package = Package(
         .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"], exclude: ["make_rng_vectors.py", "make_xxhash_vectors.py"]),
         .testTarget(
             name: "TesseraTensorTests",
-            dependencies: ["TesseraTensor", "TesseraCore"],
+            dependencies: ["TesseraTensor", "TesseraCore", "CTesseraKernels"],
             resources: [.copy("Golden")]
         ),
         .testTarget(name: "TesseraOptimizerTests", dependencies: ["TesseraOptimizer", "TesseraCore", "TesseraCodec"]),
         .testTarget(name: "TesseraCodecTests", dependencies: ["TesseraCodec", "TesseraCore"], resources: [.copy("Golden")]),
-        .testTarget(name: "SystemLibraryTests", dependencies: ["CBLAS", "CZstd"]),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["TesseraTensor", "CZstd"]),
         .testTarget(name: "TesseraScoringTests", dependencies: ["TesseraScoring", "TesseraTestKit", "Tessera"], exclude: ["make_openskill_vectors.py", "make_welch_vectors.py"]),
         .testTarget(name: "TesseraChainTests", dependencies: ["TesseraChain", "TesseraCore"]),
-        // The determinism guard: consensus digests at every kernel level, thread count and OpenBLAS core.
-        .testTarget(name: "DeterminismTests", dependencies: ["Tessera", "TesseraCore", "TesseraTestKit"]),
+        // The determinism guard (consensus digests at every kernel level, thread count and OpenBLAS core)
+        // and the BLAS selection, both through child processes of the tessera tool.
+        .testTarget(name: "DeterminismTests", dependencies: ["Tessera", "TesseraCore", "TesseraTensor", "TesseraTestKit"]),
         .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "Tessera", "TesseraTestKit", "TesseraSimulation", "TesseraS3"]),
         .testTarget(
             name: "TesseraSubtensorTests",

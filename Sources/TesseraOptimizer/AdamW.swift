@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+internal import CTesseraKernels
 public import TesseraCore
 
 /// AdamW (Loshchilov & Hutter): Adam with decoupled weight decay, exactly as
@@ -74,15 +75,12 @@ public struct AdamW: Optimizer, Sendable {
                 v.withUnsafeMutableBufferPointer { vb in
                     parameters.withUnsafeMutableBufferPointer { pb in
                         let gp = g.baseAddress!, mp = mb.baseAddress!, vp = vb.baseAddress!, pp = pb.baseAddress!
+                        let constants = tessera_adamw_constants(
+                            beta1: b1, beta2: b2, epsilon: eps, decay: decay, step_size: stepSize, bias2_root: bias2Root)
                         ParallelLoop.forEachRange(count: n, minimumChunk: 1 << 15) { range in
-                            for i in range {
-                                let gi = gp[i]
-                                let mi = b1 * mp[i] + (1 - b1) * gi
-                                let vi = b2 * vp[i] + (1 - b2) * gi * gi
-                                mp[i] = mi
-                                vp[i] = vi
-                                let denominator = vi.squareRoot() / bias2Root + eps
-                                pp[i] = pp[i] * decay - stepSize * mi / denominator
+                            let o = range.lowerBound
+                            withUnsafePointer(to: constants) { k in
+                                tessera_engine_adamw(pp + o, gp + o, mp + o, vp + o, range.count, k)
                             }
                         }
                     }

@@ -3,101 +3,21 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+internal import CTesseraKernels
 import Synchronization
 import TesseraCore
 
-/// Raw-pointer kernels shared by the forward ops and their gradients. Row loops are split
-/// across cores; inner loops are written for the auto-vectorizer or with SIMD8.
+/// Raw-pointer kernels shared by the forward ops and their gradients. Rows are split across
+/// cores here; each part runs a run-time dispatched C kernel (AVX-512, AVX2 or portable, the
+/// same bits at every level; see TesseraEngineKernels.h).
 enum Kernels {
-    // MARK: Row reductions
-
-    @inline(__always)
-    static func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-        var m8 = SIMD8<Float>(repeating: -.infinity)
-        var i = 0
-        while i + 8 <= n {
-            let v = load8(x + i)
-            m8.replace(with: v, where: v .> m8)
-            i += 8
-        }
-        var m = m8.max()
-        while i < n {
-            m = max(m, x[i])
-            i += 1
-        }
-        return m
-    }
-
-    @inline(__always)
-    static func rowDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        var s8 = SIMD8<Float>(repeating: 0)
-        var i = 0
-        while i + 8 <= n {
-            s8 += load8(a + i) * load8(b + i)
-            i += 8
-        }
-        var s = s8.sum()
-        while i < n {
-            s += a[i] * b[i]
-            i += 1
-        }
-        return s
-    }
-
-    @inline(__always)
-    static func rowSum(_ a: UnsafePointer<Float>, _ n: Int) -> Float {
-        var s8 = SIMD8<Float>(repeating: 0)
-        var i = 0
-        while i + 8 <= n {
-            s8 += load8(a + i)
-            i += 8
-        }
-        var s = s8.sum()
-        while i < n {
-            s += a[i]
-            i += 1
-        }
-        return s
-    }
-
-    /// y[i] = exp(x[i] - shift); returns Σ y.
-    @inline(__always)
-    static func expShifted(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
-        var s8 = SIMD8<Float>(repeating: 0)
-        let sh = SIMD8<Float>(repeating: shift)
-        var i = 0
-        while i + 8 <= n {
-            let e = vexp(load8(x + i) - sh)
-            store8(e, y + i)
-            s8 += e
-            i += 8
-        }
-        var s = s8.sum()
-        while i < n {
-            let e = sexp(x[i] - shift)
-            y[i] = e
-            s += e
-            i += 1
-        }
-        return s
-    }
-
     // MARK: Softmax
 
     static func softmaxForward(
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int, logarithm: Bool
     ) {
-        ParallelLoop.forEach(count: rows, minimumChunk: max(1, 4096 / max(cols, 1))) { r in
-            let xr = x + r * cols, yr = y + r * cols
-            let m = rowMax(xr, cols)
-            let s = expShifted(xr, yr, cols, shift: m)
-            if logarithm {
-                let lse = m + logf(s)
-                for i in 0..<cols { yr[i] = xr[i] - lse }
-            } else {
-                let inv = 1 / s
-                for i in 0..<cols { yr[i] *= inv }
-            }
+        ParallelLoop.forEachRange(count: rows, minimumChunk: max(1, 4096 / max(cols, 1))) { range in
+            tessera_engine_softmax(x + range.lowerBound * cols, y + range.lowerBound * cols, range.count, cols, logarithm ? 1 : 0)
         }
     }
 
@@ -106,15 +26,9 @@ enum Kernels {
         _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
         rows: Int, cols: Int, logarithm: Bool
     ) {
-        ParallelLoop.forEach(count: rows, minimumChunk: max(1, 4096 / max(cols, 1))) { r in
-            let yr = y + r * cols, dyr = dy + r * cols, dxr = dx + r * cols
-            if logarithm {
-                let s = rowSum(dyr, cols)
-                for i in 0..<cols { dxr[i] = dyr[i] - sexp(yr[i]) * s }
-            } else {
-                let d = rowDot(dyr, yr, cols)
-                for i in 0..<cols { dxr[i] = yr[i] * (dyr[i] - d) }
-            }
+        ParallelLoop.forEachRange(count: rows, minimumChunk: max(1, 4096 / max(cols, 1))) { range in
+            let o = range.lowerBound * cols
+            tessera_engine_softmax_backward(y + o, dy + o, dx + o, range.count, cols, logarithm ? 1 : 0)
         }
     }
 
@@ -125,12 +39,9 @@ enum Kernels {
         _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
         _ rstd: UnsafeMutablePointer<Float>, rows: Int, cols: Int, epsilon: Float
     ) {
-        ParallelLoop.forEach(count: rows, minimumChunk: max(1, 8192 / max(cols, 1))) { r in
-            let xr = x + r * cols, yr = y + r * cols
-            let ms = rowDot(xr, xr, cols) / Float(cols)
-            let s = 1 / (ms + epsilon).squareRoot()
-            rstd[r] = s
-            for i in 0..<cols { yr[i] = xr[i] * s * w[i] }
+        ParallelLoop.forEachRange(count: rows, minimumChunk: max(1, 8192 / max(cols, 1))) { range in
+            let o = range.lowerBound * cols
+            tessera_engine_rmsnorm(x + o, w, y + o, rstd + range.lowerBound, range.count, cols, epsilon)
         }
     }
 
@@ -142,23 +53,14 @@ enum Kernels {
         rows: Int, cols: Int
     ) {
         if let dx {
-            ParallelLoop.forEach(count: rows, minimumChunk: max(1, 8192 / max(cols, 1))) { r in
-                let xr = x + r * cols, dyr = dy + r * cols, dxr = dx + r * cols
-                let s = rstd[r]
-                var dot: Float = 0
-                for i in 0..<cols { dot += dyr[i] * w[i] * xr[i] }
-                let c = dot * s * s / Float(cols)
-                for i in 0..<cols { dxr[i] = s * (dyr[i] * w[i] - xr[i] * c) }
+            ParallelLoop.forEachRange(count: rows, minimumChunk: max(1, 8192 / max(cols, 1))) { range in
+                let o = range.lowerBound * cols
+                tessera_engine_rmsnorm_backward(x + o, w, rstd + range.lowerBound, dy + o, dx + o, range.count, cols)
             }
         }
         if let dw {
             ParallelLoop.forEachRange(count: cols, minimumChunk: 16) { range in
-                for i in range { dw[i] = 0 }
-                for r in 0..<rows {
-                    let xr = x + r * cols, dyr = dy + r * cols
-                    let s = rstd[r]
-                    for i in range { dw[i] += dyr[i] * xr[i] * s }
-                }
+                tessera_engine_rmsnorm_weight_grad(x, rstd, dy, dw, rows, cols, range.lowerBound, range.upperBound)
             }
         }
     }
@@ -170,24 +72,9 @@ enum Kernels {
         _ logits: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>, rows: Int, classes: Int,
         lse: UnsafeMutablePointer<Float>, losses: UnsafeMutablePointer<Float>
     ) {
-        ParallelLoop.forEach(count: rows, minimumChunk: max(1, 8192 / max(classes, 1))) { r in
-            let xr = logits + r * classes
-            let m = rowMax(xr, classes)
-            var s8 = SIMD8<Float>(repeating: 0)
-            let sh = SIMD8<Float>(repeating: m)
-            var i = 0
-            while i + 8 <= classes {
-                s8 += vexp(load8(xr + i) - sh)
-                i += 8
-            }
-            var s = s8.sum()
-            while i < classes {
-                s += sexp(xr[i] - m)
-                i += 1
-            }
-            let l = m + logf(s)
-            lse[r] = l
-            losses[r] = l - xr[Int(targets[r])]
+        ParallelLoop.forEachRange(count: rows, minimumChunk: max(1, 8192 / max(classes, 1))) { range in
+            let r = range.lowerBound
+            tessera_engine_cross_entropy(logits + r * classes, targets + r, range.count, classes, lse + r, losses + r)
         }
     }
 
@@ -196,20 +83,9 @@ enum Kernels {
         _ logits: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>, _ lse: UnsafePointer<Float>,
         scale: Float, _ dlogits: UnsafeMutablePointer<Float>, rows: Int, classes: Int
     ) {
-        ParallelLoop.forEach(count: rows, minimumChunk: max(1, 8192 / max(classes, 1))) { r in
-            let xr = logits + r * classes, dr = dlogits + r * classes
-            _ = expShifted(xr, dr, classes, shift: lse[r])
-            let sc = SIMD8<Float>(repeating: scale)
-            var i = 0
-            while i + 8 <= classes {
-                store8(load8(dr + i) * sc, dr + i)
-                i += 8
-            }
-            while i < classes {
-                dr[i] *= scale
-                i += 1
-            }
-            dr[Int(targets[r])] -= scale
+        ParallelLoop.forEachRange(count: rows, minimumChunk: max(1, 8192 / max(classes, 1))) { range in
+            let r = range.lowerBound
+            tessera_engine_cross_entropy_backward(logits + r * classes, targets + r, lse + r, scale, dlogits + r * classes, range.count, classes)
         }
     }
 
@@ -219,16 +95,8 @@ enum Kernels {
         _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int
     ) {
         ParallelLoop.forEachRange(count: count, minimumChunk: 1 << 15) { range in
-            var i = range.lowerBound
-            while i + 8 <= range.upperBound {
-                let g = load8(gate + i)
-                store8(g * vsigmoid(g) * load8(up + i), y + i)
-                i += 8
-            }
-            while i < range.upperBound {
-                y[i] = gate[i] * ssigmoid(gate[i]) * up[i]
-                i += 1
-            }
+            let o = range.lowerBound
+            tessera_engine_swiglu(gate + o, up + o, y + o, range.count)
         }
     }
 
@@ -237,21 +105,8 @@ enum Kernels {
         dgate: UnsafeMutablePointer<Float>, dup: UnsafeMutablePointer<Float>, count: Int
     ) {
         ParallelLoop.forEachRange(count: count, minimumChunk: 1 << 15) { range in
-            var i = range.lowerBound
-            while i + 8 <= range.upperBound {
-                let g = load8(gate + i), u = load8(up + i), d = load8(dy + i)
-                let s = vsigmoid(g)
-                let silu = g * s
-                store8(d * silu, dup + i)
-                store8(d * u * s * (1 + g * (1 - s)), dgate + i)
-                i += 8
-            }
-            while i < range.upperBound {
-                let g = gate[i], s = ssigmoid(g)
-                dup[i] = dy[i] * g * s
-                dgate[i] = dy[i] * up[i] * s * (1 + g * (1 - s))
-                i += 1
-            }
+            let o = range.lowerBound
+            tessera_engine_swiglu_backward(gate + o, up + o, dy + o, dgate + o, dup + o, range.count)
         }
     }
 
@@ -294,19 +149,10 @@ enum Kernels {
         headDim: Int, cos cosTable: UnsafePointer<Float>, sin sinTable: UnsafePointer<Float>, inverse: Bool
     ) {
         let half = headDim / 2
-        let sign: Float = inverse ? -1 : 1
         ParallelLoop.forEach(count: batch * positions, minimumChunk: 16) { bt in
             let t = bt % positions
-            let c = cosTable + t * half, s = sinTable + t * half
-            for h in 0..<heads {
-                let xr = x + (bt * heads + h) * headDim, yr = y + (bt * heads + h) * headDim
-                for i in 0..<half {
-                    let a = xr[i], b = xr[i + half]
-                    let si = sign * s[i]
-                    yr[i] = a * c[i] - b * si
-                    yr[i + half] = b * c[i] + a * si
-                }
-            }
+            let o = bt * heads * headDim
+            tessera_engine_rope_row(x + o, y + o, heads, headDim, cosTable + t * half, sinTable + t * half, inverse ? 1 : 0)
         }
     }
 
@@ -324,21 +170,15 @@ enum Kernels {
         func kvOffset(_ pair: Int) -> Int { (pair / heads) * positions * kvStride + ((pair % heads) / groups) * headDim }
     }
 
-    /// Softmax of the causal row `t` of scores in place (entries after `t` set to 0).
-    @inline(__always)
-    static func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, t: Int, width: Int) {
-        let valid = t + 1
-        let m = rowMax(row, valid)
-        let sum = expShifted(row, row, valid, shift: m)
-        let inv = 1 / sum
-        for j in 0..<valid { row[j] *= inv }
-        if valid < width { (row + valid).update(repeating: 0, count: width - valid) }
-    }
+    /// Query rows per block of the causal products: a block of queries only meets the keys up to
+    /// its last position, so the products skip the blocks above the diagonal (for 256 positions,
+    /// 10 of 16 blocks are computed).
+    static let causalBlock = 64
 
     /// Causal scaled-dot-product attention. Writes the output `[B, T, H, hd]` and the attention
     /// probabilities `[B, H, T, T]` (zero above the diagonal) for the backward pass. Work is
     /// split across threads by (batch, query head); each task runs its own single-threaded
-    /// products, so scores stay in cache between the two products.
+    /// products, block by block of queries, so scores stay in cache between the two products.
     static func attentionForward(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         out: UnsafeMutablePointer<Float>, probabilities p: UnsafeMutablePointer<Float>, shape s: AttentionShape
@@ -348,19 +188,27 @@ enum Kernels {
         let scale = 1 / Float(hd).squareRoot()
         ParallelLoop.forEach(count: s.pairs) { pair in
             let scores = p + pair * s.scoreSize
-            serialGemm(
-                transposeA: false, transposeB: true, m: T, n: T, k: hd, alpha: scale,
-                a: q + s.qOffset(pair), lda: s.qStride, b: k + s.kvOffset(pair), ldb: s.kvStride, c: scores, ldc: T)
-            for t in 0..<T { causalSoftmaxRow(scores + t * T, t: t, width: T) }
-            serialGemm(
-                transposeA: false, transposeB: false, m: T, n: hd, k: T,
-                a: scores, lda: T, b: v + s.kvOffset(pair), ldb: s.kvStride, c: out + s.qOffset(pair), ldc: s.qStride)
+            let qPair = q + s.qOffset(pair), kPair = k + s.kvOffset(pair), vPair = v + s.kvOffset(pair)
+            var start = 0
+            while start < T {
+                let rows = min(causalBlock, T - start), end = start + rows
+                // S[block, 0..<end] = scale · Q[block] · K[0..<end]ᵀ
+                serialGemm(
+                    transposeA: false, transposeB: true, m: rows, n: end, k: hd, alpha: scale,
+                    a: qPair + start * s.qStride, lda: s.qStride, b: kPair, ldb: s.kvStride, c: scores + start * T, ldc: T)
+                tessera_engine_causal_softmax(scores, T, start, rows)
+                // O[block] = P[block, 0..<end] · V[0..<end]
+                serialGemm(
+                    transposeA: false, transposeB: false, m: rows, n: hd, k: end,
+                    a: scores + start * T, lda: T, b: vPair, ldb: s.kvStride, c: out + s.qOffset(pair) + start * s.qStride, ldc: s.qStride)
+                start = end
+            }
         }
     }
 
     /// Gradients of causal attention. `dq`, `dk` and `dv` are overwritten. Work is split by
     /// (batch, key/value head) so that query heads sharing a key/value head accumulate into it
-    /// on one thread, in a fixed order.
+    /// on one thread, in a fixed order. Products skip the blocks above the diagonal.
     static func attentionBackward(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         probabilities p: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
@@ -376,32 +224,38 @@ enum Kernels {
                 let pair = b * s.heads + kvHead * s.groups + g
                 let probs = p + pair * s.scoreSize, dS = dp + pair * s.scoreSize
                 let first: Float = g == 0 ? 0 : 1
-                // dP = dO · Vᵀ
-                serialGemm(
-                    transposeA: false, transposeB: true, m: T, n: T, k: hd,
-                    a: dOut + s.qOffset(pair), lda: s.qStride, b: v + s.kvOffset(pair), ldb: s.kvStride, c: dS, ldc: T)
-                // dV (+)= Pᵀ · dO
-                serialGemm(
-                    transposeA: true, transposeB: false, m: T, n: hd, k: T,
-                    a: probs, lda: T, b: dOut + s.qOffset(pair), ldb: s.qStride,
-                    beta: first, c: dv + s.kvOffset(pair), ldc: s.kvStride)
-                // dS = P ⊙ (dP − ⟨dP, P⟩) · scale
-                for t in 0..<T {
-                    let pr = probs + t * T, dr = dS + t * T
-                    let valid = t + 1
-                    let d = rowDot(pr, dr, valid)
-                    for j in 0..<valid { dr[j] = pr[j] * (dr[j] - d) * scale }
-                    if valid < T { (dr + valid).update(repeating: 0, count: T - valid) }
+                let qPair = q + s.qOffset(pair), dOPair = dOut + s.qOffset(pair), dqPair = dq + s.qOffset(pair)
+                let kPair = k + s.kvOffset(pair), vPair = v + s.kvOffset(pair)
+                let dkPair = dk + s.kvOffset(pair), dvPair = dv + s.kvOffset(pair)
+                var start = 0
+                while start < T {
+                    let rows = min(causalBlock, T - start), end = start + rows
+                    // dP[block, 0..<end] = dO[block] · V[0..<end]ᵀ
+                    serialGemm(
+                        transposeA: false, transposeB: true, m: rows, n: end, k: hd,
+                        a: dOPair + start * s.qStride, lda: s.qStride, b: vPair, ldb: s.kvStride, c: dS + start * T, ldc: T)
+                    // dS = P ⊙ (dP − ⟨dP, P⟩) · scale
+                    tessera_engine_attention_score_grad(probs, dS, T, scale, start, rows)
+                    // dQ[block] = dS[block, 0..<end] · K[0..<end]
+                    serialGemm(
+                        transposeA: false, transposeB: false, m: rows, n: hd, k: end,
+                        a: dS + start * T, lda: T, b: kPair, ldb: s.kvStride, c: dqPair + start * s.qStride, ldc: s.qStride)
+                    start = end
                 }
-                // dQ = dS · K
-                serialGemm(
-                    transposeA: false, transposeB: false, m: T, n: hd, k: T,
-                    a: dS, lda: T, b: k + s.kvOffset(pair), ldb: s.kvStride, c: dq + s.qOffset(pair), ldc: s.qStride)
-                // dK (+)= dSᵀ · Q
-                serialGemm(
-                    transposeA: true, transposeB: false, m: T, n: hd, k: T,
-                    a: dS, lda: T, b: q + s.qOffset(pair), ldb: s.qStride,
-                    beta: first, c: dk + s.kvOffset(pair), ldc: s.kvStride)
+                start = 0
+                while start < T {
+                    let keys = min(causalBlock, T - start), later = T - start
+                    // dV[block] (+)= P[start..<T, block]ᵀ · dO[start..<T]; dK[block] (+)= dS[start..<T, block]ᵀ · Q[start..<T]
+                    serialGemm(
+                        transposeA: true, transposeB: false, m: keys, n: hd, k: later,
+                        a: probs + start * T + start, lda: T, b: dOPair + start * s.qStride, ldb: s.qStride,
+                        beta: first, c: dvPair + start * s.kvStride, ldc: s.kvStride)
+                    serialGemm(
+                        transposeA: true, transposeB: false, m: keys, n: hd, k: later,
+                        a: dS + start * T + start, lda: T, b: qPair + start * s.qStride, ldb: s.qStride,
+                        beta: first, c: dkPair + start * s.kvStride, ldc: s.kvStride)
+                    start += keys
+                }
             }
         }
     }

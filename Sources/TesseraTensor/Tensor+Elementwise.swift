@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+internal import CTesseraKernels
 import TesseraCore
 
 /// The binary arithmetic operations that broadcast.
@@ -16,6 +17,16 @@ public enum BinaryOperation: Sendable, Hashable {
         case .subtract: a - b
         case .multiply: a * b
         case .divide: a / b
+        }
+    }
+
+    /// The C kernel's code for the operation.
+    var kernelCode: tessera_engine_operation {
+        switch self {
+        case .add: TESSERA_ENGINE_ADD
+        case .subtract: TESSERA_ENGINE_SUBTRACT
+        case .multiply: TESSERA_ENGINE_MULTIPLY
+        case .divide: TESSERA_ENGINE_DIVIDE
         }
     }
 
@@ -146,28 +157,28 @@ extension Tensor {
         let a = lhs.base, b = rhs.base, c = out.storage.base
         if n == 0 { return out }
         if lhs.shape == rhs.shape {
+            let code = operation.kernelCode
             ParallelLoop.forEachRange(count: n, minimumChunk: 1 << 15) { range in
-                switch operation {
-                case .add: for i in range { c[i] = a[i] + b[i] }
-                case .subtract: for i in range { c[i] = a[i] - b[i] }
-                case .multiply: for i in range { c[i] = a[i] * b[i] }
-                case .divide: for i in range { c[i] = a[i] / b[i] }
-                }
+                let o = range.lowerBound
+                tessera_engine_binary(code, a + o, b + o, c + o, range.count)
             }
         } else if rhs.scalarCount == 1 || lhs.scalarCount == 1 {
             let scalarOnRight = rhs.scalarCount == 1
             let s = scalarOnRight ? b[0] : a[0]
             let v = scalarOnRight ? a : b
+            let code = operation.kernelCode
             ParallelLoop.forEachRange(count: n, minimumChunk: 1 << 15) { range in
-                for i in range { c[i] = scalarOnRight ? operation.apply(v[i], s) : operation.apply(s, v[i]) }
+                let o = range.lowerBound
+                tessera_engine_binary_scalar(code, v + o, s, scalarOnRight ? 0 : 1, c + o, range.count)
             }
         } else if lhs.shape == outShape, rhs.shape.count <= outShape.count,
             Array(outShape.suffix(rhs.shape.count)) == rhs.shape
         {
             let inner = rhs.scalarCount
+            let code = operation.kernelCode
             ParallelLoop.forEach(count: n / inner, minimumChunk: max(1, (1 << 15) / inner)) { row in
                 let o = row * inner
-                for j in 0..<inner { c[o + j] = operation.apply(a[o + j], b[j]) }
+                tessera_engine_binary(code, a + o, b, c + o, inner)
             }
         } else {
             let sa = broadcastStrides(lhs.shape, into: outShape)
@@ -200,28 +211,17 @@ extension Tensor {
     }
 
     /// Applies `function` to every element.
-    /// - Complexity: O(n), vectorized for `exp` and `silu`, split across cores when large.
+    /// - Complexity: O(n), through the dispatched vector kernels for `exp` and `silu`, split across cores when large.
     public func applying(_ function: UnaryFunction) -> Tensor {
         let out = Tensor(uninitializedShape: shape)
         let n = scalarCount
         let a = base, c = out.storage.base
         ParallelLoop.forEachRange(count: n, minimumChunk: 1 << 15) { range in
+            let o = range.lowerBound
             switch function {
-            case .exp:
-                expArray(a + range.lowerBound, c + range.lowerBound, range.count)
-            case .silu:
-                var i = range.lowerBound
-                while i + 8 <= range.upperBound {
-                    let x = load8(a + i)
-                    store8(x * vsigmoid(x), c + i)
-                    i += 8
-                }
-                while i < range.upperBound {
-                    c[i] = function.apply(a[i])
-                    i += 1
-                }
-            default:
-                for i in range { c[i] = function.apply(a[i]) }
+            case .exp: tessera_engine_exp(a + o, c + o, range.count)
+            case .silu: tessera_engine_silu(a + o, c + o, range.count)
+            default: for i in range { c[i] = function.apply(a[i]) }
             }
         }
         return out
@@ -232,7 +232,8 @@ extension Tensor {
         let out = Tensor(uninitializedShape: shape)
         let a = base, c = out.storage.base
         ParallelLoop.forEachRange(count: scalarCount, minimumChunk: 1 << 15) { range in
-            for i in range { c[i] = a[i] * alpha }
+            let o = range.lowerBound
+            tessera_engine_binary_scalar(TESSERA_ENGINE_MULTIPLY, a + o, alpha, 0, c + o, range.count)
         }
         return out
     }
@@ -246,7 +247,8 @@ extension Tensor {
         makeUnique()
         let a = storage.base, b = other.base
         ParallelLoop.forEachRange(count: scalarCount, minimumChunk: 1 << 15) { range in
-            for i in range { a[i] += b[i] }
+            let o = range.lowerBound
+            tessera_engine_accumulate(a + o, b + o, range.count)
         }
     }
 

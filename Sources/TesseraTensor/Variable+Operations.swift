@@ -1,3 +1,4 @@
+internal import CTesseraKernels
 import TesseraCore
 
 // Differentiable operations. Each computes the forward value with the `Tensor` operation of the
@@ -222,9 +223,13 @@ extension Variable {
             let dim = tableShape[1]
             let dt = try Tensor(zeros: tableShape)
             let d = dt.storage.base, gs = g.base
-            for (i, index) in indices.enumerated() {
-                let row = d + Int(index) * dim, src = gs + i * dim
-                for j in 0..<dim { row[j] += src[j] }
+            let vocabulary = tableShape[0]
+            // Threads own disjoint ranges of the vocabulary; each adds its rows in index order,
+            // so the sums do not depend on the thread count.
+            indices.withUnsafeBufferPointer { ids in
+                ParallelLoop.forEachRange(count: vocabulary, minimumChunk: max(1, vocabulary / 64)) { range in
+                    tessera_engine_add_rows(d, ids.baseAddress!, gs, ids.count, dim, Int32(range.lowerBound), Int32(range.upperBound))
+                }
             }
             try tape.accumulate(dt, into: table)
         }

@@ -21,6 +21,8 @@ extension BenchCommand {
         @Option(help: "Timed steps.") var steps: Int = 10
         @Option(help: "Untimed warm-up steps.") var warmup: Int = 3
         @Option(help: "Seed.") var seed: UInt64 = 0
+        @Option(help: "Vector kernel level: portable, avx2 or avx512 (default: the best this CPU supports; capped at it).")
+        var kernels: String?
 
         func validate() throws {
             guard batch > 0, threads > 0, steps > 0, warmup >= 0 else {
@@ -30,6 +32,7 @@ extension BenchCommand {
 
         func run() throws {
             TensorRuntime.setThreadCount(threads)
+            try applyKernelLevel(kernels)
             let configuration = try loadConfiguration(config)
             var model = try LlamaModel(configuration: configuration, seed: seed)
             let T = configuration.contextLength
@@ -57,13 +60,15 @@ extension BenchCommand {
                 "tokens_per_s": (Double(batch * T) / mean * 10).rounded() / 10,
                 "rss_mib_after_warmup": (memoryBefore * 10).rounded() / 10,
                 "rss_mib_end": (residentMemoryMiB() * 10).rounded() / 10,
+                "peak_rss_mib": (peakResidentMemoryMiB() * 10).rounded() / 10,
+                "kernels": VectorKernels.levelInUse.description, "blas_core": TensorRuntime.blas.core ?? TensorRuntime.blas.selection.rawValue,
             ])
         }
     }
 
     struct Matmul: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "GFLOP/s of Tensor.matmul against raw cblas_sgemm on square matrices.")
+            abstract: "GFLOP/s of Tensor.matmul against the BLAS library's own multithreaded sgemm on square matrices, with the BLAS core in use.")
 
         @Option(help: "Matrix side.") var size: Int = 1024
         @Option(help: "Timed repetitions (median reported).") var repeats: Int = 20
@@ -100,12 +105,15 @@ extension BenchCommand {
                 if round >= 2 { raw.append(now() - t0) }
             }
             let rawGflops = flops / median(raw) / 1e9, apiGflops = flops / median(api) / 1e9
-            printJSON([
+            let report: [String: Any] = [
                 "size": size, "threads": threads,
                 "raw_sgemm_gflops": (rawGflops * 10).rounded() / 10,
                 "tensor_matmul_gflops": (apiGflops * 10).rounded() / 10,
                 "ratio": (apiGflops / rawGflops * 1000).rounded() / 1000,
-            ])
+                "blas": DoctorReport.current.blasDictionary, "cpu": HostCPU.current.brand,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
         }
     }
 }

@@ -246,13 +246,3 @@ fileprivate func writeObjectFile(_ path: String, _ bytes: [UInt8]) throws {
         }
     }
 }
-
-/// Peak resident set size of this process in MiB (VmHWM), 0 where unavailable.
-fileprivate func peakResidentMemoryMiB() -> Double {
-    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-    for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-        let digits = line.split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? 0
-        return digits / 1024
-    }
-    return 0
-}

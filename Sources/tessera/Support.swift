@@ -43,6 +43,15 @@ func residentMemoryMiB() -> Double {
     return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
 }
 
+/// The process's peak resident set (VmHWM) in MiB; 0 where /proc is missing.
+func peakResidentMemoryMiB() -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+        let kib = Double(line.split(separator: " ").dropFirst().first ?? "")
+    else { return 0 }
+    return kib / 1024
+}
+
 /// Monotonic time in seconds.
 func now() -> Double {
     Double(DispatchTime.now().uptimeNanoseconds) / 1e9

@@ -27,40 +27,10 @@ struct ConsensusDeterminismTests {
         var model_loss: Float
     }
 
-    /// Runs the `tessera` tool built beside this test binary with `arguments` and extra
-    /// environment variables, and decodes its JSON line.
+    /// Runs `tessera determinism --json` with `arguments` and extra environment variables.
     static func runChild(_ arguments: [String], environment extra: [String: String]) throws -> ChildResult {
-        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        var binary = directory.appendingPathComponent("tessera")
-        if !FileManager.default.isExecutableFile(atPath: binary.path) {
-            // On some layouts the test binary sits inside a bundle directory.
-            binary = directory.deletingLastPathComponent().appendingPathComponent("tessera")
-        }
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            throw ChildError(message: "no tessera binary beside the tests at \(binary.path): build with `swift build --build-tests`")
-        }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["determinism", "--json"] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        for (key, value) in extra { environment[key] = value }
-        process.environment = environment
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last(where: { $0.hasPrefix("{") }) else {
-            throw ChildError(message: "tessera \(arguments) with \(extra) printed no JSON (status \(process.terminationStatus)): \(errorText)")
-        }
-        return try JSONDecoder().decode(ChildResult.self, from: Data(line.utf8))
-    }
-
-    struct ChildError: Error, CustomStringConvertible {
-        var message: String
-        var description: String { message }
+        let run = try TesseraChild.run(["determinism", "--json"] + arguments, environment: extra)
+        return try JSONDecoder().decode(ChildResult.self, from: Data(try run.jsonLine().utf8))
     }
 
     /// The OpenBLAS cores this CPU can run: Prescott always; Haswell and Zen with AVX2; SkylakeX

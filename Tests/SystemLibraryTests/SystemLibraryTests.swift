@@ -1,24 +1,26 @@
-internal import CBLAS
 internal import CZstd
 import Testing
+import TesseraTensor
 
-/// The system libraries link and behave: OpenBLAS through CBLAS, zstd through CZstd.
+/// The system libraries load and behave: the BLAS (loaded at run time) and zstd through CZstd.
 @Suite("System libraries")
 struct SystemLibraryTests {
-    @Test("cblas_sgemm multiplies a 2×3 by a 3×2 matrix")
+    @Test("sgemm multiplies a 2×3 by a 3×2 matrix, with transposes, alpha and beta, in the library and the fallback")
     func sgemm() {
         let a: [Float] = [1, 2, 3, 4, 5, 6]  // [[1, 2, 3], [4, 5, 6]]
         let b: [Float] = [7, 8, 9, 10, 11, 12]  // [[7, 8], [9, 10], [11, 12]]
-        var c = [Float](repeating: -1, count: 4)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 2, 2, 3, 1, a, 3, b, 2, 0, &c, 2)
-        #expect(c == [58, 64, 139, 154])
-
         // Transposed operands and alpha/beta: C ← 2·Aᵀ·Bᵀ + 1·C with Aᵀ stored as [3, 2].
         let aT: [Float] = [1, 4, 2, 5, 3, 6]
         let bT: [Float] = [7, 9, 11, 8, 10, 12]
-        var d: [Float] = [1, 1, 1, 1]
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, 2, 2, 3, 2, aT, 2, bT, 3, 1, &d, 2)
-        #expect(d == [117, 129, 279, 309])
+        for fallback in [false, true] {
+            let multiply = fallback ? RawBLAS.fallbackSgemm : RawBLAS.sgemm
+            var c = [Float](repeating: -1, count: 4)
+            multiply(false, false, 2, 2, 3, 1, a, 3, b, 2, 0, &c, 2)
+            #expect(c == [58, 64, 139, 154], "fallback: \(fallback)")
+            var d: [Float] = [1, 1, 1, 1]
+            multiply(true, true, 2, 2, 3, 2, aT, 2, bT, 3, 1, &d, 2)
+            #expect(d == [117, 129, 279, 309], "fallback: \(fallback)")
+        }
     }
 
     @Test("ZSTD_compress / ZSTD_decompress round trip")

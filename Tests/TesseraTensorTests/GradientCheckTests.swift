@@ -28,9 +28,9 @@ struct GradientCheckTests {
         zip(output.scalars, weights).reduce(0) { $0 + Double($1.0) * $1.1 }
     }
 
-    /// Checks d/dx of Σ f(inputs) ⊙ R for every element of every input.
+    /// Checks d/dx of Σ f(inputs) ⊙ R for every element of every input (or every `sampleEvery`-th).
     static func check(
-        _ name: String, _ inputs: [Tensor], sourceLocation: SourceLocation = #_sourceLocation,
+        _ name: String, _ inputs: [Tensor], sampleEvery: Int = 1, sourceLocation: SourceLocation = #_sourceLocation,
         _ f: ([Variable]) throws -> Variable
     ) throws {
         let tape = GradientTape()
@@ -44,7 +44,7 @@ struct GradientCheckTests {
         let analytic = try tape.gradients(of: objectiveVariable, withRespectTo: variables)
 
         for (which, input) in inputs.enumerated() {
-            for i in 0..<input.scalarCount {
+            for i in stride(from: which % sampleEvery, to: input.scalarCount, by: sampleEvery) {
                 func evaluate(_ delta: Float) throws -> Double {
                     var perturbed = inputs
                     perturbed[which].withUnsafeMutableBufferPointer { $0[i] += delta }
@@ -167,6 +167,16 @@ struct GradientCheckTests {
         let k = Self.input([2, 5, hkv, 4], seed: 22, high: 1.5)
         let v = Self.input([2, 5, hkv, 4], seed: 23)
         try Self.check("causalAttention \(heads)", [q, k, v]) { x in
+            try Variable.causalAttention(query: x[0], key: x[1], value: x[2])
+        }
+    }
+
+    @Test("causalAttention over several query blocks (140 positions: blocks of 64, 64, 12), sampled entries")
+    func blockedCausalAttention() throws {
+        let q = Self.input([1, 140, 2, 4], seed: 41, high: 1.5)
+        let k = Self.input([1, 140, 1, 4], seed: 42, high: 1.5)
+        let v = Self.input([1, 140, 1, 4], seed: 43)
+        try Self.check("blocked causalAttention", [q, k, v], sampleEvery: 13) { x in
             try Variable.causalAttention(query: x[0], key: x[1], value: x[2])
         }
     }

@@ -760,6 +760,8 @@ struct TensorNeuralNetworkTests {
             AttentionCase(batch: 2, positions: 3, heads: 3, kvHeads: 3, headDim: 6),
             AttentionCase(batch: 1, positions: 1, heads: 2, kvHeads: 2, headDim: 2),
             AttentionCase(batch: 1, positions: 40, heads: 4, kvHeads: 2, headDim: 16),
+            AttentionCase(batch: 2, positions: 150, heads: 4, kvHeads: 2, headDim: 8),
+            AttentionCase(batch: 1, positions: 128, heads: 2, kvHeads: 2, headDim: 16),
         ])
     func causalAttention(_ c: AttentionCase) throws {
         let q = try randomTensor([c.batch, c.positions, c.heads, c.headDim], seed: 71)

@@ -97,4 +97,6 @@ void tessera_store_fence(void);
 }
 #endif
 
+#include "TesseraEngineKernels.h"
+
 #endif
