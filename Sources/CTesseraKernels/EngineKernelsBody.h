@@ -16,6 +16,28 @@ EK_TARGET EK_INLINE ek_v16 EK_NAME(select)(ek_i16 mask, ek_v16 yes, ek_v16 no) {
     return (ek_v16)((mask & (ek_i16)yes) | (~mask & (ek_i16)no));
 }
 
+/// The first n (< 16) floats at p in lanes 0..<n, zeros above.
+EK_TARGET EK_INLINE ek_v16 EK_NAME(load_tail)(const float *p, size_t n) {
+    float lanes[16] = {0};
+    for (size_t i = 0; i < n; i++) lanes[i] = p[i];
+    return EK_NAME(load)(lanes);
+}
+
+/// Stores lanes 0..<n (< 16) of v at p.
+EK_TARGET EK_INLINE void EK_NAME(store_tail)(float *p, ek_v16 v, size_t n) {
+    float lanes[16];
+    EK_NAME(store)(lanes, v);
+    for (size_t i = 0; i < n; i++) p[i] = lanes[i];
+}
+
+/// v in lanes 0..<n, +0 above (so padding lanes add nothing to a sum).
+EK_TARGET EK_INLINE ek_v16 EK_NAME(keep_lanes)(ek_v16 v, size_t n) {
+    const ek_i16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    ek_i16 count = {0};
+    count += (int32_t)n;
+    return EK_NAME(select)(lane < count, v, EK_SPLAT(0.0f));
+}
+
 /// The 16 lanes' sum in a fixed tree: (0..7 + 8..15), then halves, quarters, pairs.
 EK_TARGET EK_INLINE float EK_NAME(lane_sum)(ek_v16 v) {
     ek_v8 a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -52,13 +74,9 @@ EK_TARGET EK_INLINE ek_v16 EK_NAME(exp)(ek_v16 x) {
     return result;
 }
 
-EK_TARGET EK_INLINE float EK_NAME(exp_scalar)(float x) { return EK_NAME(exp)(EK_SPLAT(x))[0]; }
-
 EK_TARGET EK_INLINE ek_v16 EK_NAME(sigmoid)(ek_v16 x) {
     return EK_SPLAT(1.0f) / (EK_SPLAT(1.0f) + EK_NAME(exp)(-x));
 }
-
-EK_TARGET EK_INLINE float EK_NAME(sigmoid_scalar)(float x) { return EK_NAME(sigmoid)(EK_SPLAT(x))[0]; }
 
 // MARK: Row reductions
 
@@ -95,7 +113,8 @@ EK_TARGET static float EK_NAME(row_dot)(const float *a, const float *b, size_t n
     return s;
 }
 
-/// y[i] = exp(x[i] − shift) (y may be x); returns Σ y.
+/// y[i] = exp(x[i] − shift) (y may be x); returns Σ y (16 lane partials, the tail in the same
+/// lanes, then the fixed tree).
 EK_TARGET static float EK_NAME(exp_shifted)(const float *x, float *y, size_t n, float shift) {
     ek_v16 acc = EK_SPLAT(0.0f), sh = EK_SPLAT(shift);
     size_t i = 0;
@@ -104,13 +123,13 @@ EK_TARGET static float EK_NAME(exp_shifted)(const float *x, float *y, size_t n, 
         EK_NAME(store)(y + i, e);
         acc += e;
     }
-    float s = EK_NAME(lane_sum)(acc);
-    for (; i < n; i++) {
-        float e = EK_NAME(exp_scalar)(x[i] - shift);
-        y[i] = e;
-        s += e;
+    if (i < n) {
+        // The tail as one padded vector; its padding lanes add +0.
+        ek_v16 e = EK_NAME(keep_lanes)(EK_NAME(exp)(EK_NAME(load_tail)(x + i, n - i) - sh), n - i);
+        EK_NAME(store_tail)(y + i, e, n - i);
+        acc += e;
     }
-    return s;
+    return EK_NAME(lane_sum)(acc);
 }
 
 /// y[i] = x[i] · a (y may be x).
@@ -153,7 +172,10 @@ EK_TARGET static void EK_NAME(softmax_backward)(const float *y, const float *dy,
             for (; i + 16 <= cols; i += 16) {
                 EK_NAME(store)(dxr + i, EK_NAME(load)(dyr + i) - EK_NAME(exp)(EK_NAME(load)(yr + i)) * sv);
             }
-            for (; i < cols; i++) dxr[i] = dyr[i] - EK_NAME(exp_scalar)(yr[i]) * s;
+            if (i < cols) {
+                size_t rest = cols - i;
+                EK_NAME(store_tail)(dxr + i, EK_NAME(load_tail)(dyr + i, rest) - EK_NAME(exp)(EK_NAME(load_tail)(yr + i, rest)) * sv, rest);
+            }
         } else {
             float d = EK_NAME(row_dot)(dyr, yr, cols);
             ek_v16 dv = EK_SPLAT(d);
@@ -227,8 +249,8 @@ EK_TARGET static void EK_NAME(cross_entropy)(const float *logits, const int32_t 
         ek_v16 acc = EK_SPLAT(0.0f), sh = EK_SPLAT(m);
         size_t i = 0;
         for (; i + 16 <= classes; i += 16) acc += EK_NAME(exp)(EK_NAME(load)(xr + i) - sh);
+        if (i < classes) acc += EK_NAME(keep_lanes)(EK_NAME(exp)(EK_NAME(load_tail)(xr + i, classes - i) - sh), classes - i);
         float s = EK_NAME(lane_sum)(acc);
-        for (; i < classes; i++) s += EK_NAME(exp_scalar)(xr[i] - m);
         float l = m + logf(s);
         lse[r] = l;
         losses[r] = l - xr[targets[r]];
@@ -244,7 +266,7 @@ EK_TARGET static void EK_NAME(cross_entropy_backward)(const float *logits, const
         ek_v16 sh = EK_SPLAT(lse[r]);
         size_t i = 0;
         for (; i + 16 <= classes; i += 16) EK_NAME(store)(dr + i, EK_NAME(exp)(EK_NAME(load)(xr + i) - sh) * sc);
-        for (; i < classes; i++) dr[i] = EK_NAME(exp_scalar)(xr[i] - lse[r]) * scale;
+        if (i < classes) EK_NAME(store_tail)(dr + i, EK_NAME(exp)(EK_NAME(load_tail)(xr + i, classes - i) - sh) * sc, classes - i);
         dr[targets[r]] -= scale;
     }
 }
@@ -257,7 +279,10 @@ EK_TARGET static void EK_NAME(swiglu)(const float *gate, const float *up, float 
         ek_v16 g = EK_NAME(load)(gate + i);
         EK_NAME(store)(y + i, g * EK_NAME(sigmoid)(g) * EK_NAME(load)(up + i));
     }
-    for (; i < n; i++) y[i] = gate[i] * EK_NAME(sigmoid_scalar)(gate[i]) * up[i];
+    if (i < n) {
+        ek_v16 g = EK_NAME(load_tail)(gate + i, n - i);
+        EK_NAME(store_tail)(y + i, g * EK_NAME(sigmoid)(g) * EK_NAME(load_tail)(up + i, n - i), n - i);
+    }
 }
 
 EK_TARGET static void EK_NAME(swiglu_backward)(const float *gate, const float *up, const float *dy, float *dgate, float *dup,
@@ -270,10 +295,12 @@ EK_TARGET static void EK_NAME(swiglu_backward)(const float *gate, const float *u
         EK_NAME(store)(dup + i, d * (g * s));
         EK_NAME(store)(dgate + i, d * u * s * (one + g * (one - s)));
     }
-    for (; i < n; i++) {
-        float g = gate[i], s = EK_NAME(sigmoid_scalar)(g);
-        dup[i] = dy[i] * (g * s);
-        dgate[i] = dy[i] * up[i] * s * (1.0f + g * (1.0f - s));
+    if (i < n) {
+        size_t rest = n - i;
+        ek_v16 g = EK_NAME(load_tail)(gate + i, rest), u = EK_NAME(load_tail)(up + i, rest), d = EK_NAME(load_tail)(dy + i, rest);
+        ek_v16 s = EK_NAME(sigmoid)(g);
+        EK_NAME(store_tail)(dup + i, d * (g * s), rest);
+        EK_NAME(store_tail)(dgate + i, d * u * s * (one + g * (one - s)), rest);
     }
 }
 
@@ -376,7 +403,7 @@ EK_TARGET static void EK_NAME(accumulate)(float *a, const float *b, size_t n) {
 EK_TARGET static void EK_NAME(exp_array)(const float *x, float *y, size_t n) {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) EK_NAME(store)(y + i, EK_NAME(exp)(EK_NAME(load)(x + i)));
-    for (; i < n; i++) y[i] = EK_NAME(exp_scalar)(x[i]);
+    if (i < n) EK_NAME(store_tail)(y + i, EK_NAME(exp)(EK_NAME(load_tail)(x + i, n - i)), n - i);
 }
 
 EK_TARGET static void EK_NAME(silu)(const float *x, float *y, size_t n) {
@@ -385,7 +412,10 @@ EK_TARGET static void EK_NAME(silu)(const float *x, float *y, size_t n) {
         ek_v16 v = EK_NAME(load)(x + i);
         EK_NAME(store)(y + i, v * EK_NAME(sigmoid)(v));
     }
-    for (; i < n; i++) y[i] = x[i] * EK_NAME(sigmoid_scalar)(x[i]);
+    if (i < n) {
+        ek_v16 v = EK_NAME(load_tail)(x + i, n - i);
+        EK_NAME(store_tail)(y + i, v * EK_NAME(sigmoid)(v), n - i);
+    }
 }
 
 // MARK: Embedding
