@@ -91,6 +91,17 @@ public struct BLASBackend: Sendable, Hashable, CustomStringConvertible {
     /// The SIMD width of the kernels in use (``KernelClass/generic`` for the fallback or an unknown library).
     public var kernelClass: KernelClass { core.map(KernelClass.init(openBLASCore:)) ?? .generic }
 
+    /// Whether the products run below what this CPU can do: the portable fallback on a CPU with
+    /// AVX2, or an OpenBLAS core of a narrower class than ``preferredCore``. A library that is not
+    /// OpenBLAS (MKL, BLIS) does not say which kernels it runs and is never flagged.
+    public var runsBelowCPU: Bool {
+        switch selection {
+        case .fallback: return HostCPU.current.has("avx2")
+        case .other: return false
+        default: return kernelClass < (Self.preferredCore.map(KernelClass.init(openBLASCore:)) ?? .generic)
+        }
+    }
+
     /// The kernel family Tessera picks for this CPU (`SkylakeX`, `Haswell`, `Zen`, `Sandybridge`),
     /// nil when the CPU has no AVX and OpenBLAS's own choice is as good.
     public static var preferredCore: String? {

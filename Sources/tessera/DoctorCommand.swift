@@ -9,7 +9,8 @@ struct DoctorCommand: ParsableCommand {
         commandName: "doctor",
         abstract: "Print the CPU's vector features, the BLAS library in use (file, OpenBLAS core, how it was chosen) and the "
             + "vector kernel level.",
-        discussion: "Exits with status 1 when the matrix products run on generic (SSE) kernels although the CPU has AVX2. "
+        discussion: "Warns when the matrix products run on narrower kernels than the CPU runs, and exits with status 1 when "
+            + "they run on generic (SSE) kernels or the portable fallback on a CPU with AVX2. "
             + "Set OPENBLAS_CORETYPE to choose OpenBLAS's kernels yourself, TESSERA_BLAS_LIBRARY to load another CBLAS library.")
 
     @Flag(help: "Print one JSON object instead of lines of text.") var json = false
@@ -43,13 +44,19 @@ struct DoctorReport {
             threads: TensorRuntime.threadCount)
     }
 
-    /// The products run on SSE kernels on a CPU that has AVX2: a misconfiguration.
-    var genericOnCapableCPU: Bool { cpu.has("avx2") && blas.kernelClass < .avx2 }
+    /// The products run on generic kernels (or the fallback) on a CPU with AVX2: a misconfiguration.
+    var genericOnCapableCPU: Bool {
+        guard cpu.has("avx2") else { return false }
+        return blas.selection == .fallback || (blas.core != nil && blas.kernelClass < .avx2)
+    }
+
+    /// The kernel class, or "unknown" for a library that is not OpenBLAS.
+    var kernelClassName: String { blas.selection == .other && blas.core == nil ? "unknown" : blas.kernelClass.description }
 
     var warnings: [String] {
         var result: [String] = []
-        if genericOnCapableCPU {
-            result.append("matrix products run on generic kernels (\(blas.core ?? blas.selection.rawValue)) although the CPU has AVX2")
+        if blas.runsBelowCPU {
+            result.append("matrix products run on \(blas.core ?? blas.selection.rawValue) kernels (\(blas.kernelClass)) below what the CPU runs (\(preferredCore ?? "?"))")
         }
         if let message = blas.message { result.append(message) }
         return result
@@ -58,7 +65,7 @@ struct DoctorReport {
     /// The BLAS fields, as `tessera bench matmul` adds them to its JSON.
     var blasDictionary: [String: Any] {
         [
-            "library": blas.library ?? NSNull(), "core": blas.core ?? NSNull(), "kernel_class": blas.kernelClass.description,
+            "library": blas.library ?? NSNull(), "core": blas.core ?? NSNull(), "kernel_class": kernelClassName,
             "selection": blas.selection.rawValue, "requested_core": blas.requestedCore ?? NSNull(),
             "configuration": blas.configuration ?? NSNull(), "message": blas.message ?? NSNull(),
         ]
@@ -80,7 +87,7 @@ struct DoctorReport {
             ("cpu", "\(cpu.brand.isEmpty ? "unknown" : cpu.brand) (\(cpu.vendor), family \(cpu.family), model \(cpu.model))"),
             ("features", cpu.features.joined(separator: " ")),
             ("blas library", blas.library ?? "none (portable fallback GEMM)"),
-            ("blas core", blas.core.map { "\($0) (\(blas.kernelClass))" } ?? "n/a"),
+            ("blas core", blas.core.map { "\($0) (\(blas.kernelClass))" } ?? "n/a (\(kernelClassName))"),
             ("blas selection", blas.selection.rawValue + (blas.requestedCore.map { ", requested \($0)" } ?? "")),
             ("blas configuration", blas.configuration ?? "n/a"),
             ("vector kernels", "\(kernels) (best supported: \(kernelsSupported))"),

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TesseraTensor
+import TesseraTestKit
 
 /// The matrix products never run on generic kernels on a capable CPU, whoever loads the BLAS
 /// first, and a core the user sets is respected. Child processes of `tessera doctor --json`
@@ -44,6 +45,7 @@ struct BLASSelectionTests {
             #expect(blas.kernelClass >= .avx2, "GEMM runs on \(blas) on a CPU with AVX2")
         }
         #expect(blas.kernelClass >= Self.preferredClass, "\(blas) is below the \(Self.preferredClass) kernels this CPU runs")
+        #expect(!blas.runsBelowCPU)
     }
 
     @Test("the core class maps OpenBLAS's names")
@@ -84,6 +86,27 @@ struct BLASSelectionTests {
             let generic = Self.cpu.has("avx2") && core == "Prescott"
             #expect(report.generic_on_capable_cpu == generic, "\(core)")
             #expect(status == (generic ? 1 : 0), "\(core): doctor's exit status")
+        }
+    }
+
+    @Test("another CBLAS library named by TESSERA_BLAS_LIBRARY is loaded and not flagged; a missing one falls back to the portable GEMM")
+    func otherLibraries() throws {
+        // libblas.so.3 is the reference BLAS or an alternative (Debian's alternatives system); any CBLAS with sgemm will do.
+        let (missing, missingStatus) = try Self.doctor(["TESSERA_BLAS_LIBRARY": "/nonexistent/libcblas.so", "OPENBLAS_CORETYPE": ""])
+        #expect(missing.blas.selection == "fallback", "\(missing.blas)")
+        #expect(missing.blas.library == nil)
+        #expect(missing.generic_on_capable_cpu == Self.cpu.has("avx2"))
+        #expect(missingStatus == (Self.cpu.has("avx2") ? 1 : 0))
+        // The model runs on the fallback GEMM: every consensus digest, and the loss to float32 rounding.
+        let fallbackRun = try ConsensusDeterminismTests.runChild(["--threads", "2"], environment: ["TESSERA_BLAS_LIBRARY": "/nonexistent/libcblas.so"])
+        #expect(fallbackRun.mismatches == 0)
+        let loss = try ConsensusProbe.modelLoss()
+        #expect(abs(fallbackRun.model_loss - loss) <= 1e-5 * abs(loss), "fallback loss \(fallbackRun.model_loss) vs \(loss)")
+        if let library = TensorRuntime.blas.library {
+            // The same OpenBLAS named explicitly: still OpenBLAS, still the chosen core.
+            let (named, status) = try Self.doctor(["TESSERA_BLAS_LIBRARY": library, "OPENBLAS_CORETYPE": ""])
+            #expect(named.blas.selection == "chosen", "\(named.blas)")
+            #expect(status == 0)
         }
     }
 

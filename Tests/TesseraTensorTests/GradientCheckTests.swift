@@ -171,7 +171,7 @@ struct GradientCheckTests {
         }
     }
 
-    @Test("causalAttention over several query blocks (140 positions: blocks of 64, 64, 12), sampled entries")
+    @Test("causalAttention over several query blocks (140 positions: blocks of 128 and 12), sampled entries")
     func blockedCausalAttention() throws {
         let q = Self.input([1, 140, 2, 4], seed: 41, high: 1.5)
         let k = Self.input([1, 140, 1, 4], seed: 42, high: 1.5)
