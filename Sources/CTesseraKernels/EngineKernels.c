@@ -44,6 +44,10 @@ struct engine_table {
     void (*adamw)(float *, const float *, float *, float *, size_t, const tessera_adamw_constants *);
     float (*sum)(const float *, size_t);
     float (*dot)(const float *, const float *, size_t);
+    void (*attention_forward)(const float *, size_t, const float *, const float *, size_t, float *, size_t, float *, size_t, size_t,
+                              float, float *);
+    void (*attention_backward)(const float *, size_t, const float *, const float *, size_t, const float *, const float *, float *,
+                               float *, float *, float *, size_t, size_t, float, int, float *);
 };
 
 #define EK_NAME(name) ek_portable_##name
@@ -52,7 +56,7 @@ struct engine_table {
 
 #if TESSERA_X86
 #define EK_NAME(name) ek_avx2_##name
-#define EK_TARGET __attribute__((target("avx2")))
+#define EK_TARGET __attribute__((target("avx2,fma")))
 #include "EngineKernelsBody.h"
 
 #define EK_NAME(name) ek_avx512_##name
@@ -130,3 +134,18 @@ void tessera_engine_adamw(float *p, const float *g, float *m, float *v, size_t n
 }
 float tessera_engine_sum(const float *x, size_t n) { return table()->sum(x, n); }
 float tessera_engine_dot(const float *a, const float *b, size_t n) { return table()->dot(a, b, n); }
+
+size_t tessera_engine_attention_scratch_floats(size_t positions, size_t head_dim) {
+    return head_dim * ((positions + 15) / 16 * 16);
+}
+void tessera_engine_attention_forward(const float *q, size_t q_stride, const float *k, const float *v, size_t kv_stride, float *out,
+                                      size_t out_stride, float *probabilities, size_t positions, size_t head_dim, float scale,
+                                      float *scratch) {
+    table()->attention_forward(q, q_stride, k, v, kv_stride, out, out_stride, probabilities, positions, head_dim, scale, scratch);
+}
+void tessera_engine_attention_backward(const float *q, size_t q_stride, const float *k, const float *v, size_t kv_stride,
+                                       const float *probabilities, const float *dout, float *dq, float *dk, float *dv, float *ds,
+                                       size_t positions, size_t head_dim, float scale, int accumulate, float *scratch) {
+    table()->attention_backward(q, q_stride, k, v, kv_stride, probabilities, dout, dq, dk, dv, ds, positions, head_dim, scale,
+                                accumulate, scratch);
+}

@@ -358,6 +358,168 @@ EK_TARGET static void EK_NAME(attention_score_grad)(const float *probabilities, 
     }
 }
 
+// MARK: Fused causal attention (head dimension a multiple of 16)
+
+/// dst[d · stride + j] = src[j · src_stride + d] for j < positions, d < head_dim; columns from
+/// positions up to `stride` are zero.
+EK_TARGET static void EK_NAME(transpose_rows)(const float *src, size_t src_stride, float *dst, size_t stride, size_t positions,
+                                              size_t head_dim) {
+    for (size_t d = 0; d < head_dim; d++) {
+        float *row = dst + d * stride;
+        for (size_t j = 0; j < positions; j++) row[j] = src[j * src_stride + d];
+        for (size_t j = positions; j < stride; j++) row[j] = 0;
+    }
+}
+
+#define EK_FMA(x, y, z) __builtin_elementwise_fma((x), (y), (z))
+
+/// Rows [first, first + rows) (rows ≤ 4) of out = scale · A · Bᵀ over keys 0…last row, with
+/// bt = Bᵀ (head_dim rows of `stride` floats, zero-padded): each entry a chain of fused
+/// multiply-adds over d ascending from +0, then one multiply by scale; 32 keys per pass.
+EK_TARGET static void EK_NAME(causal_rows_times_transposed)(const float *a, size_t a_stride, const float *bt, size_t stride,
+                                                            float *out, size_t positions, size_t head_dim, float scale,
+                                                            size_t first, size_t rows) {
+    size_t keys = first + rows;  // the last row's causal width
+    ek_v16 sc = EK_SPLAT(scale);
+    const float *ar[4];
+    for (size_t r = 0; r < 4; r++) ar[r] = a + (first + (r < rows ? r : 0)) * a_stride;
+    for (size_t j0 = 0; j0 < keys; j0 += 32) {
+        ek_v16 c00 = EK_SPLAT(0.0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        int two = j0 + 16 < keys;
+        for (size_t d = 0; d < head_dim; d++) {
+            const float *brow = bt + d * stride + j0;
+            ek_v16 b0 = EK_NAME(load)(brow), b1 = two ? EK_NAME(load)(brow + 16) : EK_SPLAT(0.0f);
+            ek_v16 x0 = EK_SPLAT(ar[0][d]), x1 = EK_SPLAT(ar[1][d]), x2 = EK_SPLAT(ar[2][d]), x3 = EK_SPLAT(ar[3][d]);
+            c00 = EK_FMA(x0, b0, c00);
+            c01 = EK_FMA(x0, b1, c01);
+            c10 = EK_FMA(x1, b0, c10);
+            c11 = EK_FMA(x1, b1, c11);
+            c20 = EK_FMA(x2, b0, c20);
+            c21 = EK_FMA(x2, b1, c21);
+            c30 = EK_FMA(x3, b0, c30);
+            c31 = EK_FMA(x3, b1, c31);
+        }
+        ek_v16 c[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+        for (size_t r = 0; r < rows; r++) {
+            for (size_t h = 0; h < 2; h++) {
+                size_t j = j0 + 16 * h;
+                if (j >= keys) break;
+                float *dst = out + (first + r) * positions + j;
+                size_t width = positions - j < 16 ? positions - j : 16;
+                if (width == 16) EK_NAME(store)(dst, c[r][h] * sc);
+                else EK_NAME(store_tail)(dst, c[r][h] * sc, width);
+            }
+        }
+    }
+}
+
+/// Rows [first, first + rows) (rows ≤ 4) of out = W · B, W lower-triangular (positions ×
+/// positions, zeros above the diagonal), B `positions` rows of head_dim at b_stride: each entry
+/// a chain of fused multiply-adds over j ascending from +0; 32 columns per pass.
+EK_TARGET static void EK_NAME(causal_rows_times)(const float *w, const float *b, size_t b_stride, float *out, size_t out_stride,
+                                                 size_t positions, size_t head_dim, size_t first, size_t rows) {
+    const float *wr[4];
+    for (size_t r = 0; r < 4; r++) wr[r] = w + (first + (r < rows ? r : 0)) * positions;
+    size_t keys = first + rows;
+    for (size_t c0 = 0; c0 < head_dim; c0 += 32) {
+        int two = c0 + 16 < head_dim;
+        ek_v16 a00 = EK_SPLAT(0.0f), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        for (size_t j = 0; j < keys; j++) {
+            const float *brow = b + j * b_stride + c0;
+            ek_v16 b0 = EK_NAME(load)(brow), b1 = two ? EK_NAME(load)(brow + 16) : EK_SPLAT(0.0f);
+            ek_v16 x0 = EK_SPLAT(wr[0][j]), x1 = EK_SPLAT(wr[1][j]), x2 = EK_SPLAT(wr[2][j]), x3 = EK_SPLAT(wr[3][j]);
+            a00 = EK_FMA(x0, b0, a00);
+            a01 = EK_FMA(x0, b1, a01);
+            a10 = EK_FMA(x1, b0, a10);
+            a11 = EK_FMA(x1, b1, a11);
+            a20 = EK_FMA(x2, b0, a20);
+            a21 = EK_FMA(x2, b1, a21);
+            a30 = EK_FMA(x3, b0, a30);
+            a31 = EK_FMA(x3, b1, a31);
+        }
+        ek_v16 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+        for (size_t r = 0; r < rows; r++) {
+            float *dst = out + (first + r) * out_stride + c0;
+            EK_NAME(store)(dst, acc[r][0]);
+            if (two) EK_NAME(store)(dst + 16, acc[r][1]);
+        }
+    }
+}
+
+/// Rows [first, first + rows) (rows ≤ 4) of out (+)= Wᵀ · A for W lower-triangular: out[j] =
+/// Σ_{i ≥ j} W[i][j] · A[i] as a chain of fused multiply-adds over i ascending from +0 (the
+/// entries above the diagonal are zeros and add nothing), added to out[j] at the end when
+/// `accumulate`; 32 columns per pass.
+EK_TARGET static void EK_NAME(causal_transposed_times)(const float *w, const float *a, size_t a_stride, float *out,
+                                                       size_t out_stride, size_t positions, size_t head_dim, size_t first,
+                                                       size_t rows, int accumulate) {
+    size_t column[4];
+    for (size_t r = 0; r < 4; r++) column[r] = first + (r < rows ? r : 0);
+    for (size_t c0 = 0; c0 < head_dim; c0 += 32) {
+        int two = c0 + 16 < head_dim;
+        ek_v16 a00 = EK_SPLAT(0.0f), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        for (size_t i = first; i < positions; i++) {
+            const float *arow = a + i * a_stride + c0;
+            const float *wrow = w + i * positions;
+            ek_v16 b0 = EK_NAME(load)(arow), b1 = two ? EK_NAME(load)(arow + 16) : EK_SPLAT(0.0f);
+            ek_v16 x0 = EK_SPLAT(wrow[column[0]]), x1 = EK_SPLAT(wrow[column[1]]), x2 = EK_SPLAT(wrow[column[2]]),
+                   x3 = EK_SPLAT(wrow[column[3]]);
+            a00 = EK_FMA(x0, b0, a00);
+            a01 = EK_FMA(x0, b1, a01);
+            a10 = EK_FMA(x1, b0, a10);
+            a11 = EK_FMA(x1, b1, a11);
+            a20 = EK_FMA(x2, b0, a20);
+            a21 = EK_FMA(x2, b1, a21);
+            a30 = EK_FMA(x3, b0, a30);
+            a31 = EK_FMA(x3, b1, a31);
+        }
+        ek_v16 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+        for (size_t r = 0; r < rows; r++) {
+            float *dst = out + (first + r) * out_stride + c0;
+            if (accumulate) {
+                EK_NAME(store)(dst, EK_NAME(load)(dst) + acc[r][0]);
+                if (two) EK_NAME(store)(dst + 16, EK_NAME(load)(dst + 16) + acc[r][1]);
+            } else {
+                EK_NAME(store)(dst, acc[r][0]);
+                if (two) EK_NAME(store)(dst + 16, acc[r][1]);
+            }
+        }
+    }
+}
+
+EK_TARGET static void EK_NAME(attention_forward)(const float *q, size_t q_stride, const float *k, const float *v,
+                                                 size_t kv_stride, float *out, size_t out_stride, float *p, size_t positions,
+                                                 size_t head_dim, float scale, float *scratch) {
+    size_t stride = (positions + 15) / 16 * 16;
+    EK_NAME(transpose_rows)(k, kv_stride, scratch, stride, positions, head_dim);
+    for (size_t first = 0; first < positions; first += 4) {
+        size_t rows = positions - first < 4 ? positions - first : 4;
+        EK_NAME(causal_rows_times_transposed)(q, q_stride, scratch, stride, p, positions, head_dim, scale, first, rows);
+        EK_NAME(causal_softmax)(p, positions, first, rows);
+        EK_NAME(causal_rows_times)(p, v, kv_stride, out, out_stride, positions, head_dim, first, rows);
+    }
+}
+
+EK_TARGET static void EK_NAME(attention_backward)(const float *q, size_t q_stride, const float *k, const float *v,
+                                                  size_t kv_stride, const float *p, const float *dout, float *dq, float *dk,
+                                                  float *dv, float *ds, size_t positions, size_t head_dim, float scale,
+                                                  int accumulate, float *scratch) {
+    size_t stride = (positions + 15) / 16 * 16;
+    EK_NAME(transpose_rows)(v, kv_stride, scratch, stride, positions, head_dim);
+    for (size_t first = 0; first < positions; first += 4) {
+        size_t rows = positions - first < 4 ? positions - first : 4;
+        // dP = dO · Vᵀ, then dS = P ⊙ (dP − ⟨dP, P⟩) · scale, then dQ = dS · K.
+        EK_NAME(causal_rows_times_transposed)(dout, q_stride, scratch, stride, ds, positions, head_dim, 1.0f, first, rows);
+        EK_NAME(attention_score_grad)(p, ds, positions, scale, first, rows);
+        EK_NAME(causal_rows_times)(ds, k, kv_stride, dq, q_stride, positions, head_dim, first, rows);
+    }
+    for (size_t first = 0; first < positions; first += 4) {
+        size_t rows = positions - first < 4 ? positions - first : 4;
+        EK_NAME(causal_transposed_times)(ds, q, q_stride, dk, kv_stride, positions, head_dim, first, rows, accumulate);
+        EK_NAME(causal_transposed_times)(p, dout, q_stride, dv, kv_stride, positions, head_dim, first, rows, accumulate);
+    }
+}
+
 // MARK: Elementwise
 
 EK_TARGET static void EK_NAME(binary)(int operation, const float *a, const float *b, float *c, size_t n) {
@@ -461,7 +623,9 @@ static const struct engine_table EK_NAME(table) = {
     EK_NAME(cross_entropy), EK_NAME(cross_entropy_backward), EK_NAME(swiglu), EK_NAME(swiglu_backward), EK_NAME(rope_row),
     EK_NAME(causal_softmax), EK_NAME(attention_score_grad), EK_NAME(binary), EK_NAME(binary_scalar), EK_NAME(accumulate),
     EK_NAME(exp_array), EK_NAME(silu), EK_NAME(add_rows), EK_NAME(adamw), EK_NAME(row_sum), EK_NAME(row_dot),
+    EK_NAME(attention_forward), EK_NAME(attention_backward),
 };
 
+#undef EK_FMA
 #undef EK_NAME
 #undef EK_TARGET

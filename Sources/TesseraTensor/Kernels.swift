@@ -177,10 +177,17 @@ enum Kernels {
     /// 128×128×32 at 66, 256×256×64 at 118, one core of an AVX-512 Xeon).
     static let causalBlock = 128
 
+    /// Whether attention runs in the fused C kernel: head dimensions that are a multiple of 16, at
+    /// a vector level with fused multiply-add (the portable build would emulate it in software).
+    static func usesFusedAttention(headDim: Int) -> Bool {
+        headDim > 0 && headDim % 16 == 0 && VectorKernels.levelInUse != .portable
+    }
+
     /// Causal scaled-dot-product attention. Writes the output `[B, T, H, hd]` and the attention
     /// probabilities `[B, H, T, T]` (zero above the diagonal) for the backward pass. Work is
-    /// split across threads by (batch, query head); each task runs its own single-threaded
-    /// products, block by block of queries, so scores stay in cache between the two products.
+    /// split across threads by (batch, query head). When the head dimension is a multiple of 16
+    /// a fused C kernel computes each pair (four query rows at a time: scores, softmax, output);
+    /// otherwise each task runs its own single-threaded BLAS products, block by block of queries.
     static func attentionForward(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         out: UnsafeMutablePointer<Float>, probabilities p: UnsafeMutablePointer<Float>, shape s: AttentionShape
@@ -188,6 +195,20 @@ enum Kernels {
         blasConfigured()
         let T = s.positions, hd = s.headDim
         let scale = 1 / Float(hd).squareRoot()
+        if usesFusedAttention(headDim: hd) {
+            // Fused kernel: no BLAS calls for the T×T products, which OpenBLAS runs slowly at
+            // these sizes; keys above the diagonal are never computed.
+            let scratchCount = tessera_engine_attention_scratch_floats(T, hd)
+            let scratch = Tensor(uninitializedShape: [s.pairs, scratchCount])
+            let base = scratch.storage.base
+            ParallelLoop.forEach(count: s.pairs) { pair in
+                tessera_engine_attention_forward(
+                    q + s.qOffset(pair), s.qStride, k + s.kvOffset(pair), v + s.kvOffset(pair), s.kvStride,
+                    out + s.qOffset(pair), s.qStride, p + pair * s.scoreSize, T, hd, scale, base + pair * scratchCount)
+            }
+            withExtendedLifetime(scratch) {}
+            return
+        }
         ParallelLoop.forEach(count: s.pairs) { pair in
             let scores = p + pair * s.scoreSize
             let qPair = q + s.qOffset(pair), kPair = k + s.kvOffset(pair), vPair = v + s.kvOffset(pair)
@@ -220,6 +241,24 @@ enum Kernels {
         blasConfigured()
         let T = s.positions, hd = s.headDim
         let scale = 1 / Float(hd).squareRoot()
+        if usesFusedAttention(headDim: hd) {
+            let scratchCount = tessera_engine_attention_scratch_floats(T, hd)
+            let groups = s.batch * s.kvHeads
+            let scratch = Tensor(uninitializedShape: [groups, scratchCount])
+            let base = scratch.storage.base
+            ParallelLoop.forEach(count: groups) { group in
+                let b = group / s.kvHeads, kvHead = group % s.kvHeads
+                for g in 0..<s.groups {
+                    let pair = b * s.heads + kvHead * s.groups + g
+                    tessera_engine_attention_backward(
+                        q + s.qOffset(pair), s.qStride, k + s.kvOffset(pair), v + s.kvOffset(pair), s.kvStride,
+                        p + pair * s.scoreSize, dOut + s.qOffset(pair), dq + s.qOffset(pair), dk + s.kvOffset(pair),
+                        dv + s.kvOffset(pair), dp + pair * s.scoreSize, T, hd, scale, g == 0 ? 0 : 1, base + group * scratchCount)
+                }
+            }
+            withExtendedLifetime(scratch) {}
+            return
+        }
         ParallelLoop.forEach(count: s.batch * s.kvHeads) { group in
             let b = group / s.kvHeads, kvHead = group % s.kvHeads
             for g in 0..<s.groups {

@@ -268,6 +268,61 @@ struct EngineKernelTests {
         }
     }
 
+    @Test("fused causal attention, forward and backward with accumulation (within 2e-5 of double precision)")
+    func fusedAttention() {
+        for (positions, headDim) in [(1, 16), (5, 16), (37, 32), (70, 64)] {
+            let qStride = 3 * headDim, kvStride = 2 * headDim  // rows interleaved with other heads, as in [B, T, H, hd]
+            let q = Self.normals(positions * qStride, seed: 81 + UInt64(positions)), k = Self.normals(positions * kvStride, seed: 82)
+            let v = Self.normals(positions * kvStride, seed: 83), dOut = Self.normals(positions * qStride, seed: 84)
+            let dk0 = Self.normals(positions * kvStride, seed: 85), dv0 = Self.normals(positions * kvStride, seed: 86)
+            let scale = 1 / Float(headDim).squareRoot()
+            let scratchCount = tessera_engine_attention_scratch_floats(positions, headDim)
+            var probabilities = [Float](repeating: 0, count: positions * positions)
+            let forward = Self.sameAtEveryLevel("attention forward T \(positions) hd \(headDim)") {
+                var out = [Float](repeating: .nan, count: positions * qStride)
+                var scratch = [Float](repeating: 0, count: scratchCount)
+                tessera_engine_attention_forward(q, qStride, k, v, kvStride, &out, qStride, &probabilities, positions, headDim, scale, &scratch)
+                return (0..<positions).flatMap { Array(out[$0 * qStride..<$0 * qStride + headDim]) } + probabilities
+            }
+            let backward = Self.sameAtEveryLevel("attention backward T \(positions) hd \(headDim)") {
+                var dq = [Float](repeating: .nan, count: positions * qStride), dk = dk0, dv = dv0
+                var ds = [Float](repeating: .nan, count: positions * positions), scratch = [Float](repeating: 0, count: scratchCount)
+                tessera_engine_attention_backward(
+                    q, qStride, k, v, kvStride, probabilities, dOut, &dq, &dk, &dv, &ds, positions, headDim, scale, 1, &scratch)
+                let rows = { (x: [Float], stride: Int) in (0..<positions).flatMap { Array(x[$0 * stride..<$0 * stride + headDim]) } }
+                return rows(dq, qStride) + rows(dk, kvStride) + rows(dv, kvStride)
+            }
+            // Double-precision reference.
+            func at(_ x: [Float], _ stride: Int, _ t: Int, _ d: Int) -> Double { Double(x[t * stride + d]) }
+            var P = [[Double]](repeating: [Double](repeating: 0, count: positions), count: positions)
+            var expectedOut = [Double]()
+            for t in 0..<positions {
+                let scores = (0...t).map { j in (0..<headDim).reduce(0.0) { $0 + at(q, qStride, t, $1) * at(k, kvStride, j, $1) } * Double(scale) }
+                let m = scores.max()!
+                let e = scores.map { Foundation.exp($0 - m) }
+                let z = e.reduce(0, +)
+                for j in 0...t { P[t][j] = e[j] / z }
+                expectedOut += (0..<headDim).map { d in (0...t).reduce(0.0) { $0 + P[t][$1] * at(v, kvStride, $1, d) } }
+            }
+            Self.close(forward, expectedOut + P.flatMap { $0 }, relative: 2e-5, floor: 1e-1, "attention forward T \(positions) hd \(headDim)")
+            var dS = [[Double]](repeating: [Double](repeating: 0, count: positions), count: positions)
+            for t in 0..<positions {
+                let dP = (0...t).map { j in (0..<headDim).reduce(0.0) { $0 + at(dOut, qStride, t, $1) * at(v, kvStride, j, $1) } }
+                let inner = (0...t).reduce(0.0) { $0 + dP[$1] * P[t][$1] }
+                for j in 0...t { dS[t][j] = P[t][j] * (dP[j] - inner) * Double(scale) }
+            }
+            var expectedDq = [Double](), expectedDk = [Double](), expectedDv = [Double]()
+            for t in 0..<positions {
+                expectedDq += (0..<headDim).map { d in (0...t).reduce(0.0) { $0 + dS[t][$1] * at(k, kvStride, $1, d) } }
+            }
+            for j in 0..<positions {
+                expectedDk += (0..<headDim).map { d in at(dk0, kvStride, j, d) + (j..<positions).reduce(0.0) { $0 + dS[$1][j] * at(q, qStride, $1, d) } }
+                expectedDv += (0..<headDim).map { d in at(dv0, kvStride, j, d) + (j..<positions).reduce(0.0) { $0 + P[$1][j] * at(dOut, qStride, $1, d) } }
+            }
+            Self.close(backward, expectedDq + expectedDk + expectedDv, relative: 2e-5, floor: 1e-1, "attention backward T \(positions) hd \(headDim)")
+        }
+    }
+
     @Test("elementwise arithmetic is exact IEEE arithmetic at every level")
     func elementwise() {
         for n in Self.widths + [1000] {

@@ -181,6 +181,16 @@ struct GradientCheckTests {
         }
     }
 
+    @Test("causalAttention through the fused kernel (head dimension 16, grouped heads), sampled entries")
+    func fusedCausalAttention() throws {
+        let q = Self.input([2, 9, 4, 16], seed: 44, high: 1.2)
+        let k = Self.input([2, 9, 2, 16], seed: 45, high: 1.2)
+        let v = Self.input([2, 9, 2, 16], seed: 46)
+        try Self.check("fused causalAttention", [q, k, v], sampleEvery: 7) { x in
+            try Variable.causalAttention(query: x[0], key: x[1], value: x[2])
+        }
+    }
+
     @Test func composedGraphWithReuse() throws {
         // A variable used by several consumers accumulates gradients from each.
         try Self.check("composed", [Self.input([3, 4], seed: 24), Self.input([4], seed: 25)]) { v in

@@ -762,6 +762,8 @@ struct TensorNeuralNetworkTests {
             AttentionCase(batch: 1, positions: 40, heads: 4, kvHeads: 2, headDim: 16),
             AttentionCase(batch: 2, positions: 150, heads: 4, kvHeads: 2, headDim: 8),
             AttentionCase(batch: 1, positions: 128, heads: 2, kvHeads: 2, headDim: 16),
+            AttentionCase(batch: 2, positions: 33, heads: 6, kvHeads: 2, headDim: 64),
+            AttentionCase(batch: 1, positions: 150, heads: 4, kvHeads: 4, headDim: 12),
         ])
     func causalAttention(_ c: AttentionCase) throws {
         let q = try randomTensor([c.batch, c.positions, c.heads, c.headDim], seed: 71)

@@ -47,6 +47,22 @@ void tessera_engine_causal_softmax(float *scores, size_t positions, size_t first
 /// the causal part of each row, zeros after (entries past t are not read).
 void tessera_engine_attention_score_grad(const float *probabilities, float *ds, size_t positions, float scale, size_t first,
                                          size_t count);
+/// Floats of scratch the fused attention kernels need: head_dim × positions rounded up to 16.
+size_t tessera_engine_attention_scratch_floats(size_t positions, size_t head_dim);
+/// Causal attention of one (batch, head) pair without BLAS; head_dim must be a multiple of 16.
+/// q, out: `positions` rows of head_dim floats at q_stride / out_stride; k, v at kv_stride.
+/// S = scale · Q·Kᵀ over each row's causal part (entries j ≤ t only), P = softmax(S) written to
+/// `probabilities` (positions × positions, zeros above the diagonal), O = P·V. Every entry of S
+/// and O is a sequential sum from +0 (over d, over j ascending), the same at every level.
+void tessera_engine_attention_forward(const float *q, size_t q_stride, const float *k, const float *v, size_t kv_stride, float *out,
+                                      size_t out_stride, float *probabilities, size_t positions, size_t head_dim, float scale,
+                                      float *scratch);
+/// Gradients of tessera_engine_attention_forward for upstream dout (rows at q_stride): dP = dO·Vᵀ,
+/// dS = P ⊙ (dP − ⟨dP, P⟩) · scale (into ds, positions × positions), dQ = dS·K (written),
+/// dK = dSᵀ·Q and dV = Pᵀ·dO (written, or added when `accumulate`: grouped query heads).
+void tessera_engine_attention_backward(const float *q, size_t q_stride, const float *k, const float *v, size_t kv_stride,
+                                       const float *probabilities, const float *dout, float *dq, float *dk, float *dv, float *ds,
+                                       size_t positions, size_t head_dim, float scale, int accumulate, float *scratch);
 /// The binary operations of tessera_engine_binary.
 typedef enum { TESSERA_ENGINE_ADD = 0, TESSERA_ENGINE_SUBTRACT = 1, TESSERA_ENGINE_MULTIPLY = 2, TESSERA_ENGINE_DIVIDE = 3 } tessera_engine_operation;
 /// c = a op b elementwise.
