@@ -81,18 +81,28 @@ EK_TARGET EK_INLINE ek_v16 EK_NAME(sigmoid)(ek_v16 x) {
 // MARK: Row reductions
 
 EK_TARGET static float EK_NAME(row_max)(const float *x, size_t n) {
-    float m = -__builtin_inff();
+    if (n == 0) return -__builtin_inff();
+    ek_v16 acc = EK_SPLAT(-__builtin_inff());
     size_t i = 0;
-    if (n >= 16) {
-        ek_v16 acc = EK_NAME(load)(x);
-        for (i = 16; i + 16 <= n; i += 16) {
-            ek_v16 v = EK_NAME(load)(x + i);
-            acc = EK_NAME(select)(v > acc, v, acc);
-        }
-        m = EK_NAME(lane_max)(acc);
+    for (; i + 16 <= n; i += 16) {
+        ek_v16 v = EK_NAME(load)(x + i);
+        acc = EK_NAME(select)(v > acc, v, acc);
     }
-    for (; i < n; i++) m = x[i] > m ? x[i] : m;
-    return m;
+    if (i < n) {
+        const ek_i16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+        ek_i16 count = {0};
+        count += (int32_t)(n - i);
+        ek_v16 v = EK_NAME(select)(lane < count, EK_NAME(load_tail)(x + i, n - i), EK_SPLAT(-__builtin_inff()));
+        acc = EK_NAME(select)(v > acc, v, acc);
+    }
+    return EK_NAME(lane_max)(acc);
+}
+
+/// Zeros n floats at p.
+EK_TARGET static void EK_NAME(zero)(float *p, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) EK_NAME(store)(p + i, EK_SPLAT(0.0f));
+    for (; i < n; i++) p[i] = 0;
 }
 
 EK_TARGET static float EK_NAME(row_sum)(const float *x, size_t n) {
@@ -338,7 +348,7 @@ EK_TARGET static void EK_NAME(causal_softmax)(float *scores, size_t positions, s
         float m = EK_NAME(row_max)(row, valid);
         float s = EK_NAME(exp_shifted)(row, row, valid, m);
         EK_NAME(scale_row)(row, row, valid, 1.0f / s);
-        for (size_t j = valid; j < positions; j++) row[j] = 0;
+        EK_NAME(zero)(row + valid, positions - valid);
     }
 }
 
@@ -354,7 +364,7 @@ EK_TARGET static void EK_NAME(attention_score_grad)(const float *probabilities, 
         size_t j = 0;
         for (; j + 16 <= valid; j += 16) EK_NAME(store)(dr + j, EK_NAME(load)(pr + j) * (EK_NAME(load)(dr + j) - dv) * sc);
         for (; j < valid; j++) dr[j] = pr[j] * (dr[j] - d) * scale;
-        for (j = valid; j < positions; j++) dr[j] = 0;
+        EK_NAME(zero)(dr + valid, positions - valid);
     }
 }
 

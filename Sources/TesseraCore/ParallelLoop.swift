@@ -1,7 +1,8 @@
 import Dispatch
 import Synchronization
 
-/// Splits large loops across cores with `DispatchQueue.concurrentPerform`.
+/// Splits large loops across cores: on Tessera's own worker threads (``WorkerPool``), or with
+/// `DispatchQueue.concurrentPerform` when those are busy with another loop.
 ///
 /// The width is process-wide (``maximumThreads``), so a benchmark can pin it to the same thread
 /// count as a peer. Work is split into contiguous ranges whose boundaries depend only on the
@@ -36,10 +37,13 @@ public enum ParallelLoop {
             // The contract above makes `body` safe to call concurrently on disjoint ranges, and
             // `concurrentPerform` returns before `body` goes out of scope.
             nonisolated(unsafe) let body = body
-            DispatchQueue.concurrentPerform(iterations: threads) { part in
+            let part: @Sendable (Int) -> Void = { part in
                 let start = part * chunk
                 let end = min(count, start + chunk)
                 if start < end { body(start..<end) }
+            }
+            if !WorkerPool.shared.run(parts: threads, part) {
+                DispatchQueue.concurrentPerform(iterations: threads, execute: part)
             }
         }
     }
@@ -62,9 +66,12 @@ public enum ParallelLoop {
             // As in forEachRange; each part initializes its own slot.
             nonisolated(unsafe) let body = body
             nonisolated(unsafe) let results = results
-            DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let run: @Sendable (Int) -> Void = { part in
                 let start = part * chunk
                 (results + part).initialize(to: body(start..<min(count, start + chunk)))
+            }
+            if !WorkerPool.shared.run(parts: parts, run) {
+                DispatchQueue.concurrentPerform(iterations: parts, execute: run)
             }
         }
         return Array(UnsafeBufferPointer(start: results, count: parts))
