@@ -43,7 +43,10 @@ def runs(side): return [json.loads(l) for l in open(f"{base}.{side}") if l.start
 def rss(side): return statistics.median(int(l.split()[1]) for l in open(f"{base}.{side}.rss")) / 1024
 t = statistics.median(r["ms_per_step"] for r in runs("tessera"))
 p = statistics.median(r["ms_per_step"] for r in runs("pytorch"))
-print(f"{name}: tessera {t:.1f} ms/step, pytorch {p:.1f} ms/step, speed-up {p / t:.2f}x; "
+# Each round runs the two back to back: the median of the rounds' ratios cancels most of the
+# machine's drift between rounds.
+paired = statistics.median(b["ms_per_step"] / a["ms_per_step"] for a, b in zip(runs("tessera"), runs("pytorch")))
+print(f"{name}: tessera {t:.1f} ms/step, pytorch {p:.1f} ms/step, speed-up {p / t:.2f}x (median of round ratios {paired:.2f}x); "
       f"peak RSS tessera {rss('tessera'):.0f} MiB, pytorch {rss('pytorch'):.0f} MiB")
 PY
 done

@@ -383,6 +383,32 @@ EK_TARGET static void EK_NAME(transpose_rows)(const float *src, size_t src_strid
 
 #define EK_FMA(x, y, z) __builtin_elementwise_fma((x), (y), (z))
 
+/// acc[2r + h] += x_r · b_h (fused) for four rows r and two 16-float halves h.
+EK_TARGET EK_INLINE void EK_NAME(fma_block)(ek_v16 *acc, float x0, float x1, float x2, float x3, ek_v16 b0, ek_v16 b1) {
+    ek_v16 s0 = EK_SPLAT(x0), s1 = EK_SPLAT(x1), s2 = EK_SPLAT(x2), s3 = EK_SPLAT(x3);
+    acc[0] = EK_FMA(s0, b0, acc[0]);
+    acc[1] = EK_FMA(s0, b1, acc[1]);
+    acc[2] = EK_FMA(s1, b0, acc[2]);
+    acc[3] = EK_FMA(s1, b1, acc[3]);
+    acc[4] = EK_FMA(s2, b0, acc[4]);
+    acc[5] = EK_FMA(s2, b1, acc[5]);
+    acc[6] = EK_FMA(s3, b0, acc[6]);
+    acc[7] = EK_FMA(s3, b1, acc[7]);
+}
+
+/// Stores (or adds, when `accumulate`) acc[2r], and acc[2r + 1] when `two`, as rows r < rows of
+/// out at out_stride.
+EK_TARGET EK_INLINE void EK_NAME(store_rows)(const ek_v16 *acc, float *out, size_t out_stride, size_t rows, int two,
+                                            int accumulate) {
+    for (size_t r = 0; r < rows; r++) {
+        float *dst = out + r * out_stride;
+        for (int h = 0; h < 1 + two; h++) {
+            ek_v16 value = accumulate ? EK_NAME(load)(dst + 16 * h) + acc[2 * r + h] : acc[2 * r + h];
+            EK_NAME(store)(dst + 16 * h, value);
+        }
+    }
+}
+
 /// Rows [first, first + rows) (rows ≤ 4) of out = scale · A · Bᵀ over keys 0…last row, with
 /// bt = Bᵀ (head_dim rows of `stride` floats, zero-padded): each entry a chain of fused
 /// multiply-adds over d ascending from +0, then one multiply by scale; 32 keys per pass.
@@ -394,30 +420,22 @@ EK_TARGET static void EK_NAME(causal_rows_times_transposed)(const float *a, size
     const float *ar[4];
     for (size_t r = 0; r < 4; r++) ar[r] = a + (first + (r < rows ? r : 0)) * a_stride;
     for (size_t j0 = 0; j0 < keys; j0 += 32) {
-        ek_v16 c00 = EK_SPLAT(0.0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        ek_v16 acc[8];
+        for (int i = 0; i < 8; i++) acc[i] = EK_SPLAT(0.0f);
         int two = j0 + 16 < keys;
         for (size_t d = 0; d < head_dim; d++) {
             const float *brow = bt + d * stride + j0;
             ek_v16 b0 = EK_NAME(load)(brow), b1 = two ? EK_NAME(load)(brow + 16) : EK_SPLAT(0.0f);
-            ek_v16 x0 = EK_SPLAT(ar[0][d]), x1 = EK_SPLAT(ar[1][d]), x2 = EK_SPLAT(ar[2][d]), x3 = EK_SPLAT(ar[3][d]);
-            c00 = EK_FMA(x0, b0, c00);
-            c01 = EK_FMA(x0, b1, c01);
-            c10 = EK_FMA(x1, b0, c10);
-            c11 = EK_FMA(x1, b1, c11);
-            c20 = EK_FMA(x2, b0, c20);
-            c21 = EK_FMA(x2, b1, c21);
-            c30 = EK_FMA(x3, b0, c30);
-            c31 = EK_FMA(x3, b1, c31);
+            EK_NAME(fma_block)(acc, ar[0][d], ar[1][d], ar[2][d], ar[3][d], b0, b1);
         }
-        ek_v16 c[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
         for (size_t r = 0; r < rows; r++) {
             for (size_t h = 0; h < 2; h++) {
                 size_t j = j0 + 16 * h;
                 if (j >= keys) break;
                 float *dst = out + (first + r) * positions + j;
                 size_t width = positions - j < 16 ? positions - j : 16;
-                if (width == 16) EK_NAME(store)(dst, c[r][h] * sc);
-                else EK_NAME(store_tail)(dst, c[r][h] * sc, width);
+                if (width == 16) EK_NAME(store)(dst, acc[2 * r + h] * sc);
+                else EK_NAME(store_tail)(dst, acc[2 * r + h] * sc, width);
             }
         }
     }
@@ -433,26 +451,14 @@ EK_TARGET static void EK_NAME(causal_rows_times)(const float *w, const float *b,
     size_t keys = first + rows;
     for (size_t c0 = 0; c0 < head_dim; c0 += 32) {
         int two = c0 + 16 < head_dim;
-        ek_v16 a00 = EK_SPLAT(0.0f), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        ek_v16 acc[8];
+        for (int i = 0; i < 8; i++) acc[i] = EK_SPLAT(0.0f);
         for (size_t j = 0; j < keys; j++) {
             const float *brow = b + j * b_stride + c0;
             ek_v16 b0 = EK_NAME(load)(brow), b1 = two ? EK_NAME(load)(brow + 16) : EK_SPLAT(0.0f);
-            ek_v16 x0 = EK_SPLAT(wr[0][j]), x1 = EK_SPLAT(wr[1][j]), x2 = EK_SPLAT(wr[2][j]), x3 = EK_SPLAT(wr[3][j]);
-            a00 = EK_FMA(x0, b0, a00);
-            a01 = EK_FMA(x0, b1, a01);
-            a10 = EK_FMA(x1, b0, a10);
-            a11 = EK_FMA(x1, b1, a11);
-            a20 = EK_FMA(x2, b0, a20);
-            a21 = EK_FMA(x2, b1, a21);
-            a30 = EK_FMA(x3, b0, a30);
-            a31 = EK_FMA(x3, b1, a31);
+            EK_NAME(fma_block)(acc, wr[0][j], wr[1][j], wr[2][j], wr[3][j], b0, b1);
         }
-        ek_v16 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
-        for (size_t r = 0; r < rows; r++) {
-            float *dst = out + (first + r) * out_stride + c0;
-            EK_NAME(store)(dst, acc[r][0]);
-            if (two) EK_NAME(store)(dst + 16, acc[r][1]);
-        }
+        EK_NAME(store_rows)(acc, out + first * out_stride + c0, out_stride, rows, two, 0);
     }
 }
 
@@ -467,33 +473,15 @@ EK_TARGET static void EK_NAME(causal_transposed_times)(const float *w, const flo
     for (size_t r = 0; r < 4; r++) column[r] = first + (r < rows ? r : 0);
     for (size_t c0 = 0; c0 < head_dim; c0 += 32) {
         int two = c0 + 16 < head_dim;
-        ek_v16 a00 = EK_SPLAT(0.0f), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        ek_v16 acc[8];
+        for (int i = 0; i < 8; i++) acc[i] = EK_SPLAT(0.0f);
         for (size_t i = first; i < positions; i++) {
             const float *arow = a + i * a_stride + c0;
             const float *wrow = w + i * positions;
             ek_v16 b0 = EK_NAME(load)(arow), b1 = two ? EK_NAME(load)(arow + 16) : EK_SPLAT(0.0f);
-            ek_v16 x0 = EK_SPLAT(wrow[column[0]]), x1 = EK_SPLAT(wrow[column[1]]), x2 = EK_SPLAT(wrow[column[2]]),
-                   x3 = EK_SPLAT(wrow[column[3]]);
-            a00 = EK_FMA(x0, b0, a00);
-            a01 = EK_FMA(x0, b1, a01);
-            a10 = EK_FMA(x1, b0, a10);
-            a11 = EK_FMA(x1, b1, a11);
-            a20 = EK_FMA(x2, b0, a20);
-            a21 = EK_FMA(x2, b1, a21);
-            a30 = EK_FMA(x3, b0, a30);
-            a31 = EK_FMA(x3, b1, a31);
+            EK_NAME(fma_block)(acc, wrow[column[0]], wrow[column[1]], wrow[column[2]], wrow[column[3]], b0, b1);
         }
-        ek_v16 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
-        for (size_t r = 0; r < rows; r++) {
-            float *dst = out + (first + r) * out_stride + c0;
-            if (accumulate) {
-                EK_NAME(store)(dst, EK_NAME(load)(dst) + acc[r][0]);
-                if (two) EK_NAME(store)(dst + 16, EK_NAME(load)(dst + 16) + acc[r][1]);
-            } else {
-                EK_NAME(store)(dst, acc[r][0]);
-                if (two) EK_NAME(store)(dst + 16, acc[r][1]);
-            }
-        }
+        EK_NAME(store_rows)(acc, out + first * out_stride + c0, out_stride, rows, two, accumulate);
     }
 }
 

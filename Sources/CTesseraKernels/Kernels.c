@@ -532,3 +532,11 @@ static void copy_row(float *destination, const float *source, size_t count, int 
         memcpy(destination, source, count * sizeof(float));
     }
 }
+
+void tessera_spin_pause(void) {
+#if TESSERA_X86
+    _mm_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}

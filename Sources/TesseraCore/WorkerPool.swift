@@ -3,18 +3,27 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+internal import CTesseraKernels
 import Synchronization
 
-/// Persistent worker threads for ``ParallelLoop``: after a loop they spin for a few tens of
-/// microseconds before sleeping, so the next loop of a training step (which follows within
+/// Persistent worker threads for ``ParallelLoop``: after a loop they poll (with the CPU's
+/// spin-wait hint) for 50 µs before sleeping, so the next loop of a training step (which follows within
 /// microseconds) starts without waking a thread. One loop runs on the pool at a time; a loop
 /// started while it is busy (nested, or from another thread) returns `false` from ``run(parts:_:)``
 /// and the caller uses `DispatchQueue.concurrentPerform` instead.
 final class WorkerPool: @unchecked Sendable {
     static let shared = WorkerPool()
 
-    /// Spins before a worker sleeps (each spin one atomic load).
-    private static let spinLimit = 1 << 15
+    /// How long a worker polls for the next loop before it sleeps, and how long a caller polls
+    /// for the last parts before it yields its core between polls.
+    private static let spinNanoseconds: UInt64 = 50_000
+
+    /// Monotonic nanoseconds.
+    private static func now() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
+    }
 
     private let busy = Atomic<Bool>(false)
     /// The loop's generation in the high 32 bits and the next unclaimed part in the low 32.
@@ -64,9 +73,14 @@ final class WorkerPool: @unchecked Sendable {
                 finished.add(1, ordering: .releasing)
             }
             var spins = 0
+            var deadline: UInt64 = 0
             while finished.load(ordering: .acquiring) < parts {
+                tessera_spin_pause()
                 spins += 1
-                if spins > Self.spinLimit { sched_yield() }
+                if spins & 63 == 0 {
+                    let time = Self.now()
+                    if deadline == 0 { deadline = time + Self.spinNanoseconds } else if time > deadline { sched_yield() }
+                }
             }
             self.body = nil
         }
@@ -108,9 +122,16 @@ final class WorkerPool: @unchecked Sendable {
         while true {
             var value = ticket.load(ordering: .acquiring)
             var spins = 0
+            var deadline: UInt64 = 0
             while value >> 32 == seen {
+                tessera_spin_pause()
                 spins += 1
-                if spins >= Self.spinLimit {
+                var sleep = false
+                if spins & 63 == 0 {
+                    let time = Self.now()
+                    if deadline == 0 { deadline = time + Self.spinNanoseconds } else { sleep = time > deadline }
+                }
+                if sleep {
                     pthread_mutex_lock(mutex)
                     sleepers.add(1, ordering: .sequentiallyConsistent)
                     value = ticket.load(ordering: .sequentiallyConsistent)

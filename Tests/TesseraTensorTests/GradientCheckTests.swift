@@ -171,22 +171,24 @@ struct GradientCheckTests {
         }
     }
 
-    @Test("causalAttention over several query blocks (140 positions: blocks of 128 and 12), sampled entries")
-    func blockedCausalAttention() throws {
-        let q = Self.input([1, 140, 2, 4], seed: 41, high: 1.5)
-        let k = Self.input([1, 140, 1, 4], seed: 42, high: 1.5)
-        let v = Self.input([1, 140, 1, 4], seed: 43)
-        try Self.check("blocked causalAttention", [q, k, v], sampleEvery: 13) { x in
-            try Variable.causalAttention(query: x[0], key: x[1], value: x[2])
-        }
+    /// Attention shapes for the two paths: BLAS products by query blocks (head dimension 4, 140
+    /// positions: blocks of 128 and 12) and the fused kernel (head dimension 16, grouped heads).
+    struct AttentionShapes: Sendable, CustomTestStringConvertible {
+        let query: [Int], keyValue: [Int], sampleEvery: Int
+        var testDescription: String { "q \(query), kv \(keyValue)" }
     }
 
-    @Test("causalAttention through the fused kernel (head dimension 16, grouped heads), sampled entries")
-    func fusedCausalAttention() throws {
-        let q = Self.input([2, 9, 4, 16], seed: 44, high: 1.2)
-        let k = Self.input([2, 9, 2, 16], seed: 45, high: 1.2)
-        let v = Self.input([2, 9, 2, 16], seed: 46)
-        try Self.check("fused causalAttention", [q, k, v], sampleEvery: 7) { x in
+    @Test(
+        "causalAttention on both paths (sampled entries)",
+        arguments: [
+            AttentionShapes(query: [1, 140, 2, 4], keyValue: [1, 140, 1, 4], sampleEvery: 13),
+            AttentionShapes(query: [2, 9, 4, 16], keyValue: [2, 9, 2, 16], sampleEvery: 7),
+        ])
+    func attentionPaths(_ shapes: AttentionShapes) throws {
+        let q = Self.input(shapes.query, seed: 41, high: 1.3)
+        let k = Self.input(shapes.keyValue, seed: 42, high: 1.3)
+        let v = Self.input(shapes.keyValue, seed: 43)
+        try Self.check("causalAttention \(shapes.testDescription)", [q, k, v], sampleEvery: shapes.sampleEvery) { x in
             try Variable.causalAttention(query: x[0], key: x[1], value: x[2])
         }
     }

@@ -90,6 +90,10 @@ size_t tessera_transform_matrix_stride(size_t width);
 /// another thread reads the destination.
 void tessera_stream_floats(float *destination, const float *source, size_t count);
 
+/// A spin-wait hint (x86 `pause`, arm64 `yield`): lets a hyperthread sibling run and saves power
+/// while a thread polls a flag.
+void tessera_spin_pause(void);
+
 /// Orders this thread's earlier non-temporal stores before its later stores.
 void tessera_store_fence(void);
 
