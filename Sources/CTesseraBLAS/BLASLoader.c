@@ -166,7 +166,7 @@ static const char *const default_names[] = {
 #if defined(__APPLE__)
     "libopenblas.dylib", "/opt/homebrew/opt/openblas/lib/libopenblas.dylib", "/usr/local/opt/openblas/lib/libopenblas.dylib",
 #else
-    "libopenblas.so.0", "libopenblas.so", "libopenblasp-r0.3.so",
+    "libopenblas.so.0", "libopenblas.so",
 #endif
 };
 
@@ -216,15 +216,16 @@ static void load(void) {
             char weak[64];
             snprintf(weak, sizeof weak, "%s", info.core);
             void *copy = open_with_core(path, pick, 1);
+            const char *why = copy ? NULL : dlerror();
             if (copy && adopt(copy)) {
                 info.selection = TESSERA_BLAS_PRIVATE_COPY;
                 snprintf(info.message, sizeof info.message,
-                         "the process had loaded OpenBLAS with the generic core %s; Tessera uses a private copy", weak);
+                         "the process had loaded OpenBLAS with the narrower core %s; Tessera uses a private copy", weak);
             } else {
                 adopt(present);
                 snprintf(info.message, sizeof info.message,
                          "the process had loaded OpenBLAS with core %s and a private copy could not be loaded: %s", weak,
-                         dlerror() ? "dlmopen failed" : "no cblas_sgemm");
+                         why ? why : "no cblas_sgemm in it");
             }
         }
         if (library_threads) library_threads(1);

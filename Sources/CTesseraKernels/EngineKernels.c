@@ -68,7 +68,10 @@ static const struct engine_table *table(void) {
 #if TESSERA_X86
     switch (tessera_kernels_current_level()) {
     case TESSERA_KERNELS_AVX512: return &ek_avx512_table;
-    case TESSERA_KERNELS_AVX2: return &ek_avx2_table;
+    case TESSERA_KERNELS_AVX2:
+        // The AVX2 bodies use FMA (attention); every AVX2 CPU shipped has it, but the level does not promise it.
+        if (__builtin_cpu_supports("fma")) return &ek_avx2_table;
+        break;
     default: break;
     }
 #endif

@@ -27,7 +27,7 @@ public enum TensorRuntime {
 /// `TESSERA_BLAS_LIBRARY` names another CBLAS library) after choosing OpenBLAS's kernel family
 /// ("core") from the CPU's features, so a CPU that the library does not know by model never runs
 /// its generic SSE kernels. A core set in `OPENBLAS_CORETYPE` is respected. When the host process
-/// had already loaded OpenBLAS with a generic core on a capable CPU, Tessera loads a private copy
+/// had already loaded OpenBLAS with a narrower core than the CPU runs, Tessera loads a private copy
 /// of the library (glibc `dlmopen`) with the right core and leaves the host's copy alone. With no
 /// library at all, a portable GEMM runs (correct, slow) and ``selection`` says so.
 public struct BLASBackend: Sendable, Hashable, CustomStringConvertible {
@@ -41,7 +41,7 @@ public struct BLASBackend: Sendable, Hashable, CustomStringConvertible {
         case user
         /// The host process had loaded the library first; its choice stands.
         case process
-        /// The host's copy had a generic core; Tessera loaded a private copy with the chosen one.
+        /// The host's copy had a narrower core than the CPU runs; Tessera loaded a private copy with the chosen one.
         case privateCopy = "private-copy"
         /// A CBLAS library that is not OpenBLAS (no core to choose).
         case other
@@ -102,6 +102,14 @@ public struct BLASBackend: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Whether the products run on generic (SSE) kernels, or the portable fallback, on a CPU with
+    /// AVX2: a misconfiguration that `tessera doctor` fails on. Not said of libraries that are not
+    /// OpenBLAS, which do not name their kernels.
+    public var isGenericOnAVX2CPU: Bool {
+        guard HostCPU.current.has("avx2") else { return false }
+        return selection == .fallback || (core != nil && kernelClass < .avx2)
+    }
+
     /// The kernel family Tessera picks for this CPU (`SkylakeX`, `Haswell`, `Zen`, `Sandybridge`),
     /// nil when the CPU has no AVX and OpenBLAS's own choice is as good.
     public static var preferredCore: String? {
@@ -113,9 +121,7 @@ public struct BLASBackend: Sendable, Hashable, CustomStringConvertible {
     public static var current: BLASBackend {
         let info = tessera_blas_info_get()!.pointee
         func text<T>(_ tuple: T) -> String? {
-            let value = withUnsafeBytes(of: tuple) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let value = cString(tuple)
             return value.isEmpty ? nil : value
         }
         let selection: Selection =
@@ -260,11 +266,13 @@ public struct HostCPU: Sendable, Hashable {
             (TESSERA_CPU_AVX512BF16, "avx512bf16"), (TESSERA_CPU_AVX512FP16, "avx512fp16"),
             (TESSERA_CPU_AMX, "amx"),
         ]
-        func text<T>(_ tuple: T) -> String {
-            withUnsafeBytes(of: tuple) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
-        }
         return HostCPU(
-            vendor: text(info.vendor), brand: text(info.brand), family: Int(info.family), model: Int(info.model),
+            vendor: cString(info.vendor), brand: cString(info.brand), family: Int(info.family), model: Int(info.model),
             features: names.filter { info.features & UInt64($0.0) != 0 }.map(\.1))
     }
+}
+
+/// The text of a fixed-size C `char` array (imported as a tuple), up to its first NUL.
+private func cString<T>(_ tuple: T) -> String {
+    withUnsafeBytes(of: tuple) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
 }

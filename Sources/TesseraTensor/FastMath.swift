@@ -31,38 +31,11 @@ func vexp(_ input: SIMD8<Float>) -> SIMD8<Float> {
     return result
 }
 
-/// Scalar exp with the same algorithm as the vector path, so tails agree with bodies.
+/// Scalar exp with the same algorithm (and operation order) as the engine kernels' exp in
+/// TesseraEngineKernels.h, so scalar and array paths agree.
 @inline(__always)
 func sexp(_ x: Float) -> Float { vexp(SIMD8(repeating: x))[0] }
 
-/// Applies `vexp` to `count` floats at `x`, writing to `y` (may alias).
-@inline(__always)
-func expArray(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
-    var i = 0
-    while i + 8 <= count {
-        let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(y + i).storeBytes(of: vexp(v), as: SIMD8<Float>.self)
-        i += 8
-    }
-    while i < count {
-        y[i] = sexp(x[i])
-        i += 1
-    }
-}
-
-@inline(__always)
-func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-
-@inline(__always)
-func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
-}
-
 /// Logistic sigmoid via the fast exp.
-@inline(__always)
-func vsigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> { 1 / (1 + vexp(-x)) }
-
 @inline(__always)
 func ssigmoid(_ x: Float) -> Float { 1 / (1 + sexp(-x)) }

@@ -45,10 +45,7 @@ struct DoctorReport {
     }
 
     /// The products run on generic kernels (or the fallback) on a CPU with AVX2: a misconfiguration.
-    var genericOnCapableCPU: Bool {
-        guard cpu.has("avx2") else { return false }
-        return blas.selection == .fallback || (blas.core != nil && blas.kernelClass < .avx2)
-    }
+    var genericOnCapableCPU: Bool { blas.isGenericOnAVX2CPU }
 
     /// The kernel class, or "unknown" for a library that is not OpenBLAS.
     var kernelClassName: String { blas.selection == .other && blas.core == nil ? "unknown" : blas.kernelClass.description }

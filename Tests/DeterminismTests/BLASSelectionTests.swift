@@ -46,6 +46,7 @@ struct BLASSelectionTests {
         }
         #expect(blas.kernelClass >= Self.preferredClass, "\(blas) is below the \(Self.preferredClass) kernels this CPU runs")
         #expect(!blas.runsBelowCPU)
+        #expect(!blas.isGenericOnAVX2CPU)
     }
 
     @Test("the core class maps OpenBLAS's names")

@@ -2,6 +2,7 @@ import CTesseraKernels
 import Foundation
 import Testing
 import TesseraCore
+@testable import TesseraTensor
 
 /// The training engine's dispatched kernels (TesseraEngineKernels.h): every instruction-set
 /// level gives the portable path's bits exactly, and the portable path agrees with a
@@ -199,6 +200,8 @@ struct EngineKernelTests {
             }
             Self.close(finite.map { grads[n + $0] }, expectedDup, relative: 1e-6, floor: 1e-2, "swiglu dup \(n)")
             Self.close(finite.map { grads[$0] }, expectedDgate, relative: 1e-5, floor: 1e-2, "swiglu dgate \(n)")
+            // The scalar exp of TesseraTensor (UnaryFunction.apply, derivatives) is the same algorithm.
+            #expect(zip(gate, exps).allSatisfy { x, e in sexp(x).bitPattern == e.bitPattern || (e.isNaN && sexp(x).isNaN) }, "sexp \(n)")
             if n > 10 {
                 #expect(exps[3] == .infinity && exps[4] == 0 && exps[5].isNaN && exps[6] == .infinity && exps[7] == 0)
             }

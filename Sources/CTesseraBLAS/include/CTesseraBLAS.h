@@ -24,7 +24,7 @@ typedef enum {
     TESSERA_BLAS_USER = 2,
     /// The process had already loaded the library (its own choice stands).
     TESSERA_BLAS_PROCESS = 3,
-    /// The process had loaded the library with a generic core on a capable CPU: Tessera loaded a
+    /// The process had loaded the library with a narrower core than the CPU runs: Tessera loaded a
     /// private copy (its own link-map namespace) with the chosen core.
     TESSERA_BLAS_PRIVATE_COPY = 4,
     /// A library without a core choice (not OpenBLAS, e.g. named by TESSERA_BLAS_LIBRARY).
